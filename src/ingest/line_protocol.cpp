@@ -1,0 +1,648 @@
+#include "ingest/line_protocol.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace strata::ingest {
+namespace {
+
+enum : std::uint8_t { kPlain, kComma, kSpace, kEquals, kBackslash, kNewline, kReturn };
+
+constexpr std::array<std::uint8_t, 256> kByteClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  t[static_cast<unsigned char>(',')] = kComma;
+  t[static_cast<unsigned char>(' ')] = kSpace;
+  t[static_cast<unsigned char>('=')] = kEquals;
+  t[static_cast<unsigned char>('\\')] = kBackslash;
+  t[static_cast<unsigned char>('\n')] = kNewline;
+  t[static_cast<unsigned char>('\r')] = kReturn;
+  return t;
+}();
+
+inline std::uint8_t byte_class(char c) { return kByteClass[static_cast<unsigned char>(c)]; }
+inline bool escapable(char c) { return c == ',' || c == ' ' || c == '='; }
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// True at the end of a line: the end of the text, '\n', or a '\r' that ends the text or precedes
+// '\n'. A '\r' anywhere else is an ordinary byte.
+inline bool is_eol(const char* p, const char* end) {
+  return p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
+}
+
+// Scans a name from p to the first unescaped ',' or ' ' (and '=' when kStopAtEquals), or to the
+// line end. kInLine: end is where the text ends (a line end); otherwise (a series text handed out
+// by the parser) '\r' and '\n' are ordinary bytes.
+template <bool kStopAtEquals, bool kInLine = true>
+const char* scan_name(const char* p, const char* end) {
+  while (p < end) {
+    switch (byte_class(*p)) {
+      case kPlain:
+        ++p;
+        break;
+      case kComma:
+      case kSpace:
+        return p;
+      case kNewline:
+        if constexpr (kInLine) return p;
+        ++p;
+        break;
+      case kEquals:
+        if constexpr (kStopAtEquals) return p;
+        ++p;
+        break;
+      case kBackslash:
+        p += (p + 1 < end && escapable(p[1])) ? 2 : 1;
+        break;
+      default:  // kReturn
+        if (kInLine && (p + 1 == end || p[1] == '\n')) return p;
+        ++p;
+        break;
+    }
+  }
+  return p;
+}
+
+// Scans a field value or a timestamp to the next ',' or ' ' or line end.
+const char* scan_token(const char* p, const char* end) {
+  while (p < end) {
+    const std::uint8_t c = byte_class(*p);
+    if (c == kComma || c == kSpace || c == kNewline) return p;
+    if (c == kReturn && (p + 1 == end || p[1] == '\n')) return p;
+    ++p;
+  }
+  return p;
+}
+
+// Removes the backslash of `\,` `\ ` `\=`; every other byte is kept as written.
+std::string unescape_name(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && escapable(s[i + 1])) ++i;
+    out += s[i];
+  }
+  return out;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  std::size_t n = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+// A name or token as shown in a message: at most 64 bytes; control bytes and bytes that are not
+// UTF-8 as \xNN, so that a message is always printable text.
+std::string shown(std::string_view s) {
+  constexpr std::size_t kMax = 64;
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size() && out.size() < kMax) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b >= 0x20 && b < 0x7F) {
+      out += s[i++];
+    } else if (const std::size_t n = b >= 0x80 ? utf8_length(s, i) : 0; n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 0xF];
+      ++i;
+    }
+  }
+  if (i < s.size()) out += "...";
+  return out;
+}
+
+std::string_view precision_name(Precision p) {
+  switch (p) {
+    case Precision::ns: return "ns";
+    case Precision::us: return "us";
+    case Precision::ms: return "ms";
+    case Precision::s: return "s";
+  }
+  return "?";
+}
+
+// Converts a timestamp in precision p to µs; false when it does not fit.
+bool to_micros(std::int64_t v, Precision p, Timestamp& out) {
+  switch (p) {
+    case Precision::ns:
+      out = v / 1000;  // floor: -1 ns is in the µs before the epoch
+      return true;
+    case Precision::us:
+      out = v;
+      return true;
+    case Precision::ms:
+      return !__builtin_mul_overflow(v, std::int64_t{1000}, &out);
+    case Precision::s:
+      return !__builtin_mul_overflow(v, std::int64_t{1'000'000}, &out);
+  }
+  return false;
+}
+
+enum class NumberStatus { ok, invalid, out_of_range };
+
+// A decimal float, whole token, as strtod reads it. from_chars leaves the value unset when the
+// result is out of range; then strtod on a copy gives what strtod gives for an underflow (zero or a
+// denormal), while an overflow (±inf) is refused.
+NumberStatus parse_double(std::string_view s, double& out) {
+  const char* const end = s.data() + s.size();
+  const auto [ptr, ec] = std::from_chars(s.data(), end, out);
+  if (ptr != end || ec == std::errc::invalid_argument) return NumberStatus::invalid;
+  if (ec == std::errc()) return NumberStatus::ok;
+  std::array<char, 128> small;
+  std::string big;
+  const char* z;
+  if (s.size() < small.size()) {
+    std::memcpy(small.data(), s.data(), s.size());
+    small[s.size()] = '\0';
+    z = small.data();
+  } else {
+    big.assign(s);
+    z = big.c_str();
+  }
+  const double v = std::strtod(z, nullptr);
+  if (std::isinf(v)) return NumberStatus::out_of_range;
+  out = v;
+  return NumberStatus::ok;
+}
+
+bool is_boolean(std::string_view t, bool& value) {
+  if (t == "t" || t == "T" || t == "true" || t == "True" || t == "TRUE") {
+    value = true;
+    return true;
+  }
+  if (t == "f" || t == "F" || t == "false" || t == "False" || t == "FALSE") {
+    value = false;
+    return true;
+  }
+  return false;
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+struct Progress {
+  std::size_t bytes = 0;
+  std::size_t lines = 0;
+};
+
+// A parsed field waiting for the end of its line: nothing of a line reaches the sink before the
+// whole line is known to be good.
+struct PendingField {
+  std::string_view key;
+  double value = 0;
+  bool is_string = false;
+  std::size_t line_no = 0;  // where a string value starts, for its refusal
+  std::size_t byte = 0;
+};
+
+// The fields of one line, in a fixed inline array so that ordinary lines allocate nothing.
+class FieldBuffer {
+ public:
+  void clear() {
+    n_ = 0;
+    spill_.clear();
+  }
+  void push(const PendingField& f) {
+    if (n_ < kInline) inline_[n_] = f;
+    else spill_.push_back(f);
+    ++n_;
+  }
+  [[nodiscard]] std::size_t size() const { return n_; }
+  const PendingField& operator[](std::size_t i) const {
+    return i < kInline ? inline_[i] : spill_[i - kInline];
+  }
+
+ private:
+  static constexpr std::size_t kInline = 32;
+  std::array<PendingField, kInline> inline_{};
+  std::vector<PendingField> spill_;
+  std::size_t n_ = 0;
+};
+
+// Parses records one at a time. With final == false, a record that the text cuts off (its line end
+// is not in the text yet) is left unparsed, so that a stream can parse it when the rest arrives.
+class Parser {
+ public:
+  Parser(const LineProtocolOptions& options, LineProtocolSink& sink, bool final)
+      : options_(options), sink_(sink), final_(final) {}
+
+  Progress run(std::string_view text, std::size_t first_line_no) {
+    const char* p = text.data();
+    end_ = p + text.size();
+    std::size_t line = first_line_no;
+    while (p < end_) {
+      if (record(p, line) == Outcome::incomplete) break;
+      p = next_;
+      line += record_lines_;
+    }
+    return {static_cast<std::size_t>(p - text.data()), line - first_line_no};
+  }
+
+ private:
+  enum class Outcome { done, incomplete };
+
+  // Ends the record at q (a line end): sets next_ and record_lines_.
+  Outcome finish_line(const char* q) {
+    if (q < end_ && *q == '\r') ++q;
+    if (q == end_) {
+      if (!final_) return Outcome::incomplete;
+      next_ = end_;
+    } else {
+      next_ = q + 1;
+    }
+    record_lines_ = line_ - record_line_ + 1;
+    return Outcome::done;
+  }
+
+  // Ends the record at the first '\n' from q, whatever is in between.
+  Outcome skip_line(const char* q) {
+    const void* nl = std::memchr(q, '\n', static_cast<std::size_t>(end_ - q));
+    if (nl == nullptr) {
+      if (!final_) return Outcome::incomplete;
+      next_ = end_;
+    } else {
+      next_ = static_cast<const char*>(nl) + 1;
+    }
+    record_lines_ = line_ - record_line_ + 1;
+    return Outcome::done;
+  }
+
+  // Refuses the whole line: "line L: <what> (byte B)", B counted from 1 at the line's start.
+  Outcome fail(const char* at, const std::string& what) {
+    if (skip_line(at) == Outcome::incomplete) return Outcome::incomplete;
+    const std::string reason = "line " + std::to_string(line_) + ": " + what + " (byte " +
+                               std::to_string(at - line_start_ + 1) + ")";
+    sink_.refuse(line_, reason);
+    return Outcome::done;
+  }
+
+  Outcome record(const char* p, std::size_t line) {
+    record_line_ = line_ = line;
+    line_start_ = p;
+    fields_.clear();
+    const char* q = p;
+    while (q < end_ && (*q == ' ' || *q == '\t')) ++q;
+    if (is_eol(q, end_)) return finish_line(q);  // blank line
+    if (*q == '#') return skip_line(q);           // comment
+
+    // Series: measurement, then ",key=value" tags.
+    const char* const series_begin = q;
+    q = scan_name<false>(q, end_);
+    if (q == series_begin) return fail(q, "expected a measurement name at the start of the line");
+    while (q < end_ && *q == ',') {
+      const char* const k = q + 1;
+      const char* const k_end = scan_name<true>(k, end_);
+      if (k_end == k) return fail(k, "expected a tag key after ','");
+      const std::string_view key(k, static_cast<std::size_t>(k_end - k));
+      if (k_end == end_ || *k_end != '=')
+        return fail(k_end, "expected '=' after tag key '" + shown(key) + "'");
+      const char* const v = k_end + 1;
+      q = scan_name<true>(v, end_);
+      if (q == v) return fail(v, "expected a value for tag '" + shown(key) + "'");
+      if (q < end_ && *q == '=')
+        return fail(q, "unescaped '=' in the value of tag '" + shown(key) + "'; write it as '\\='");
+    }
+    const std::string_view series(series_begin, static_cast<std::size_t>(q - series_begin));
+    if (is_eol(q, end_))
+      return fail(q, "expected a space and then fields (key=value) after '" + shown(series) + "'");
+    while (q < end_ && *q == ' ') ++q;
+    if (is_eol(q, end_))
+      return fail(q, "expected fields (key=value) after '" + shown(series) + "'");
+
+    // Fields.
+    std::string_view key;
+    for (;;) {
+      const char* const k = q;
+      const char* const k_end = scan_name<true>(k, end_);
+      if (k_end == k) return fail(k, "expected a field key");
+      key = std::string_view(k, static_cast<std::size_t>(k_end - k));
+      if (k_end == end_ || *k_end != '=')
+        return fail(k_end, "expected '=' after field key '" + shown(key) + "'");
+      const char* const v = k_end + 1;
+      if (v < end_ && *v == '"') {
+        const std::size_t v_line = line_;
+        const char* const v_line_start = line_start_;
+        const char* s = v + 1;
+        while (s < end_ && *s != '"') {
+          if (*s == '\\' && s + 1 < end_ && (s[1] == '"' || s[1] == '\\')) {
+            s += 2;
+            continue;
+          }
+          if (*s == '\n') {
+            ++line_;
+            line_start_ = s + 1;
+          }
+          ++s;
+        }
+        if (s == end_) {
+          if (!final_) return Outcome::incomplete;
+          line_ = v_line;
+          line_start_ = v_line_start;
+          return fail(v, "the string value of field '" + shown(key) + "' is not closed with '\"'");
+        }
+        fields_.push({key, 0.0, true, v_line, static_cast<std::size_t>(v - v_line_start + 1)});
+        q = s + 1;
+      } else {
+        const char* const t_end = scan_token(v, end_);
+        double value = 0;
+        if (const std::string why = value_of(std::string_view(v, static_cast<std::size_t>(t_end - v)),
+                                             key, value);
+            !why.empty())
+          return fail(v, why);
+        fields_.push({key, value, false, 0, 0});
+        q = t_end;
+      }
+      if (q < end_ && *q == ',') {
+        ++q;
+        continue;
+      }
+      break;
+    }
+    if (!is_eol(q, end_) && *q != ' ')
+      return fail(q, "expected ',' or a space after the value of field '" + shown(key) + "'");
+
+    // Timestamp.
+    Timestamp ts = options_.default_time;
+    while (q < end_ && *q == ' ') ++q;
+    if (!is_eol(q, end_)) {
+      const char* const t = q;
+      const char* const t_end = scan_token(t, end_);
+      const std::string_view text(t, static_cast<std::size_t>(t_end - t));
+      std::int64_t raw = 0;
+      const auto [ptr, ec] = std::from_chars(t, t_end, raw);
+      if (ptr != t_end || ec == std::errc::invalid_argument)
+        return fail(t, "expected an integer timestamp in " +
+                           std::string(precision_name(options_.precision)) +
+                           " after the fields, got '" + shown(text) + "'");
+      if (ec != std::errc())
+        return fail(t, "timestamp '" + shown(text) + "' does not fit in a signed 64-bit integer");
+      if (!to_micros(raw, options_.precision, ts))
+        return fail(t, "timestamp " + std::string(text) + " " +
+                           std::string(precision_name(options_.precision)) +
+                           " is beyond what Strata stores (int64 microseconds since 1970); "
+                           "check the precision");
+      q = t_end;
+      while (q < end_ && *q == ' ') ++q;
+      if (!is_eol(q, end_)) return fail(q, "unexpected text after the timestamp; a line ends there");
+    }
+    if (finish_line(q) == Outcome::incomplete) return Outcome::incomplete;
+
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+      const PendingField& f = fields_[i];
+      if (!f.is_string) {
+        sink_.point(series, f.key, ts, f.value);
+      } else {
+        const std::string reason =
+            "line " + std::to_string(f.line_no) + ": string field '" + shown(f.key) +
+            "' is not supported (numeric series only); drop it or send a number (byte " +
+            std::to_string(f.byte) + ")";
+        sink_.refuse(f.line_no, reason);
+      }
+    }
+    return Outcome::done;
+  }
+
+  // Reads a non-string field value; returns why it is not one (empty when it is).
+  static std::string value_of(std::string_view t, std::string_view key, double& out) {
+    if (t.empty()) return "expected a value after '" + shown(key) + "='";
+    const char c = t[0];
+    if (is_digit(c) || c == '-' || c == '.') {
+      const bool sign_ok = c != '-' || (t.size() > 1 && (is_digit(t[1]) || t[1] == '.'));
+      const char last = t.back();
+      if (sign_ok && last == 'i') {
+        std::int64_t v = 0;
+        const char* const e = t.data() + t.size() - 1;
+        const auto [ptr, ec] = std::from_chars(t.data(), e, v);
+        if (ptr == e && ec == std::errc()) {
+          out = static_cast<double>(v);
+          return {};
+        }
+        if (ptr == e && ec == std::errc::result_out_of_range)
+          return "integer " + shown(t) + " of field '" + shown(key) + "' does not fit in 64 bits";
+      } else if (sign_ok && last == 'u') {
+        std::uint64_t v = 0;
+        const char* const e = t.data() + t.size() - 1;
+        const auto [ptr, ec] = std::from_chars(t.data(), e, v);
+        if (ptr == e && ec == std::errc()) {
+          out = static_cast<double>(v);
+          return {};
+        }
+        if (ptr == e && ec == std::errc::result_out_of_range)
+          return "unsigned " + shown(t) + " of field '" + shown(key) + "' does not fit in 64 bits";
+      } else if (sign_ok) {
+        switch (parse_double(t, out)) {
+          case NumberStatus::ok: return {};
+          case NumberStatus::out_of_range:
+            return "number " + shown(t) + " of field '" + shown(key) + "' is beyond the range of a double";
+          case NumberStatus::invalid: break;
+        }
+      }
+      return "invalid number '" + shown(t) + "' for field '" + shown(key) +
+             "'; expected a decimal like 21.5 or 2.15e1, an integer like 21i or 21u";
+    }
+    bool b = false;
+    if (is_boolean(t, b)) {
+      out = b ? 1.0 : 0.0;
+      return {};
+    }
+    return "invalid value '" + shown(t) + "' for field '" + shown(key) +
+           "'; expected a number (21.5, 21i, 21u; no inf or nan), true/false or a \"string\"";
+  }
+
+  const LineProtocolOptions& options_;
+  LineProtocolSink& sink_;
+  const bool final_;
+  const char* end_ = nullptr;
+  std::size_t record_line_ = 0;        // line where the record starts
+  std::size_t line_ = 0;               // line being read (a string value may span lines)
+  const char* line_start_ = nullptr;   // first byte of line_
+  const char* next_ = nullptr;         // set by a finished record: where the next one starts
+  std::size_t record_lines_ = 0;       // set by a finished record: physical lines it took
+  FieldBuffer fields_;
+};
+
+}  // namespace
+
+std::optional<Precision> parse_precision(std::string_view text) {
+  if (text == "ns" || text == "n") return Precision::ns;
+  if (text == "us" || text == "u" || text == "\xC2\xB5s") return Precision::us;
+  if (text == "ms") return Precision::ms;
+  if (text == "s") return Precision::s;
+  return std::nullopt;
+}
+
+std::size_t parse_line_protocol(std::string_view text, const LineProtocolOptions& options,
+                                LineProtocolSink& sink, std::size_t first_line_no) {
+  return Parser(options, sink, true).run(text, first_line_no).lines;
+}
+
+Result<SeriesKey> series_key_for(std::string_view series_text, std::string_view field) {
+  const auto bad = [&](std::string_view why) {
+    return Error::of(errc::syntax, "series '" + shown(series_text) + "': " + std::string(why));
+  };
+  const char* p = series_text.data();
+  const char* const end = p + series_text.size();
+  const char* m_end = scan_name<false, false>(p, end);
+  if (m_end == p) return bad("expected a measurement name");
+  const std::string measurement = unescape_name(std::string_view(p, static_cast<std::size_t>(m_end - p)));
+  SeriesKey key;
+  bool has_device = false;
+  p = m_end;
+  while (p < end) {
+    if (*p != ',') return bad("expected ',' before a tag");
+    const char* const k = p + 1;
+    const char* const k_end = scan_name<true, false>(k, end);
+    if (k_end == k || k_end == end || *k_end != '=') return bad("expected key=value after ','");
+    const char* const v = k_end + 1;
+    p = scan_name<true, false>(v, end);
+    if (p == v || (p < end && *p != ',')) return bad("expected a tag value after '='");
+    std::string tag_key = unescape_name(std::string_view(k, static_cast<std::size_t>(k_end - k)));
+    std::string tag_value = unescape_name(std::string_view(v, static_cast<std::size_t>(p - v)));
+    if (tag_key == "device") {
+      key.device = std::move(tag_value);  // a later `device` tag wins, as normalise() does for tags
+      has_device = true;
+    } else {
+      key.tags.emplace_back(std::move(tag_key), std::move(tag_value));
+    }
+  }
+  if (field.empty()) return bad("empty field key");
+  std::string metric = unescape_name(field);
+  if (!has_device) {
+    key.device = measurement;
+    key.metric = std::move(metric);
+  } else if (metric == "value") {
+    key.metric = measurement;
+  } else {
+    key.metric = measurement + "_" + metric;
+  }
+  key.normalise();
+  return key;
+}
+
+LineProtocolStream::LineProtocolStream(const LineProtocolOptions& options, LineProtocolSink& sink,
+                                       std::size_t first_line_no)
+    : options_(options), sink_(sink), first_line_(first_line_no), next_line_(first_line_no) {}
+
+void LineProtocolStream::feed(std::string_view bytes) {
+  if (bytes.empty()) return;
+  const std::span<char> dst = prepare(bytes.size());
+  std::memcpy(dst.data(), bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+std::span<char> LineProtocolStream::prepare(std::size_t n) {
+  if (begin_ > 0) {
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (cap_ - end_ < n) {
+    const std::size_t cap = std::max(end_ + n, cap_ * 2);
+    auto grown = std::make_unique_for_overwrite<char[]>(cap);
+    if (end_ > 0) std::memcpy(grown.get(), buf_.get(), end_);
+    buf_ = std::move(grown);
+    cap_ = cap;
+  }
+  return {buf_.get() + end_, n};
+}
+
+void LineProtocolStream::commit(std::size_t n) {
+  end_ += std::min(n, cap_ - end_);
+  if (skipping_) {
+    const void* nl = std::memchr(buf_.get() + begin_, '\n', end_ - begin_);
+    if (nl == nullptr) {
+      begin_ = end_;
+      return;
+    }
+    begin_ = static_cast<std::size_t>(static_cast<const char*>(nl) - buf_.get()) + 1;
+    ++next_line_;
+    skipping_ = false;
+  }
+  parse_buffered();
+  if (end_ - begin_ > options_.max_record_bytes) refuse_overlong_record();
+}
+
+void LineProtocolStream::parse_buffered() {
+  const Progress done = Parser(options_, sink_, false)
+                            .run(std::string_view(buf_.get() + begin_, end_ - begin_), next_line_);
+  begin_ += done.bytes;
+  next_line_ += done.lines;
+}
+
+void LineProtocolStream::refuse_overlong_record() {
+  // A quote left open makes a record run on over newlines. Parse up to the last newline as if the
+  // text ended there: that refuses the open quote's line and reads the lines after it normally.
+  const std::string_view tail(buf_.get() + begin_, end_ - begin_);
+  if (const std::size_t nl = tail.rfind('\n'); nl != std::string_view::npos) {
+    const Progress done = Parser(options_, sink_, true).run(tail.substr(0, nl + 1), next_line_);
+    begin_ += done.bytes;
+    next_line_ += done.lines;
+  }
+  if (end_ - begin_ <= options_.max_record_bytes) return;
+  sink_.refuse(next_line_, "line " + std::to_string(next_line_) + ": longer than " +
+                               std::to_string(options_.max_record_bytes) +
+                               " bytes without a line end; split it into lines");
+  begin_ = end_;
+  skipping_ = true;
+}
+
+void LineProtocolStream::finish() {
+  if (skipping_) {
+    ++next_line_;
+    skipping_ = false;
+  } else {
+    const Progress done = Parser(options_, sink_, true)
+                              .run(std::string_view(buf_.get() + begin_, end_ - begin_), next_line_);
+    next_line_ += done.lines;
+  }
+  begin_ = end_ = 0;
+}
+
+Result<std::size_t> parse_line_protocol_file(std::FILE* file, const LineProtocolOptions& options,
+                                             LineProtocolSink& sink, std::size_t block_bytes) {
+  LineProtocolStream stream(options, sink);
+  block_bytes = std::max<std::size_t>(block_bytes, 1);
+  for (;;) {
+    const std::span<char> dst = stream.prepare(block_bytes);
+    const std::size_t n = std::fread(dst.data(), 1, dst.size(), file);
+    stream.commit(n);
+    if (n < dst.size()) {
+      if (std::ferror(file))
+        return Error::of(errc::io, "read error after line " + std::to_string(stream.lines()) +
+                                       ": " + std::strerror(errno));
+      break;
+    }
+  }
+  stream.finish();
+  return stream.lines();
+}
+
+Result<std::size_t> parse_line_protocol_file(const std::filesystem::path& path,
+                                             const LineProtocolOptions& options,
+                                             LineProtocolSink& sink, std::size_t block_bytes) {
+  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file)
+    return Error::of(errc::io, "cannot open '" + path.string() + "': " + std::strerror(errno));
+  return parse_line_protocol_file(file.get(), options, sink, block_bytes);
+}
+
+}  // namespace strata::ingest

@@ -1,0 +1,165 @@
+#include "store/chunk.hpp"
+
+#include <cstring>
+#include <numeric>
+
+#include "core/crc32c.hpp"
+
+namespace strata::store {
+namespace {
+
+enum TimestampMode : std::uint8_t { kDeltaOfDelta = 0, kDeltaFromBase = 1 };
+
+// Timestamps after t0, in units of the deltas' greatest common divisor (a minute-aligned series
+// pays nothing for its zero microseconds), as the smaller of delta-of-delta or delta-from-base.
+void encode_timestamps(std::span<const Sample> samples, std::vector<std::uint8_t>& out) {
+  std::int64_t unit = 0;
+  std::int64_t base = kMaxTimestamp;
+  for (std::size_t i = 1; i < samples.size(); ++i) {
+    const std::int64_t d = samples[i].ts - samples[i - 1].ts;
+    unit = std::gcd(unit, d);
+    base = std::min(base, d);
+  }
+  base /= unit;
+  std::vector<std::uint64_t> dods(samples.size() - 2);
+  std::vector<std::uint64_t> deltas(samples.size() - 1);
+  for (std::size_t i = 1; i < samples.size(); ++i) {
+    const std::int64_t d = (samples[i].ts - samples[i - 1].ts) / unit;
+    deltas[i - 1] = static_cast<std::uint64_t>(d - base);
+    if (i >= 2) dods[i - 2] = zigzag(d - (samples[i - 1].ts - samples[i - 2].ts) / unit);
+  }
+  ByteWriter w(out);
+  w.varint(static_cast<std::uint64_t>(unit));
+  if (estimate_residual_bits(dods) <= estimate_residual_bits(deltas)) {
+    w.u8(kDeltaOfDelta);
+    w.varint(static_cast<std::uint64_t>((samples[1].ts - samples[0].ts) / unit));
+    encode_residuals(dods, out);
+  } else {
+    w.u8(kDeltaFromBase);
+    w.varint(static_cast<std::uint64_t>(base));
+    encode_residuals(deltas, out);
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_chunk(std::span<const Sample> samples) {
+  std::vector<std::uint8_t> out;
+  out.reserve(samples.size() * 2 + 64);
+  ByteWriter w(out);
+  w.u8(kChunkMagic);
+  w.u8(kChunkFormat);
+  const std::size_t codec_at = out.size();
+  w.u8(0);
+  w.u8(0);
+  w.varint(samples.size());
+  w.svarint(samples[0].ts);
+  if (samples.size() >= 2) encode_timestamps(samples, out);
+  std::vector<double> values(samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) values[i] = samples[i].value;
+  const std::size_t values_at = out.size();
+  bool decimal = encode_decimal(values, out);
+  // Arbitrary doubles: keep Gorilla when it is smaller.
+  if (!decimal || out.size() - values_at > samples.size() * 5) {
+    std::vector<std::uint8_t> gorilla;
+    encode_gorilla(values, gorilla);
+    if (!decimal || gorilla.size() < out.size() - values_at) {
+      out.resize(values_at);
+      out.insert(out.end(), gorilla.begin(), gorilla.end());
+      decimal = false;
+    }
+  }
+  out[codec_at] = static_cast<std::uint8_t>(decimal ? ValueCodec::decimal : ValueCodec::gorilla);
+  w.u32(crc32c(out.data(), out.size()));
+  return out;
+}
+
+Result<std::unique_ptr<ChunkDecoder>> ChunkDecoder::open(std::span<const std::uint8_t> bytes, bool verify_crc) {
+  auto corrupt = [](const char* what) { return Error::of(chunk_errc::corrupt, std::string("chunk: ") + what); };
+  if (bytes.size() < 9) return corrupt("too short");
+  if (verify_crc) {
+    std::uint32_t stored;
+    std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
+    if (crc32c(bytes.data(), bytes.size() - 4) != stored) return corrupt("checksum mismatch");
+  }
+  ByteReader in(bytes.first(bytes.size() - 4));
+  if (in.u8() != kChunkMagic) return corrupt("bad magic");
+  if (in.u8() != kChunkFormat) return corrupt("unknown format version");
+  const std::uint8_t codec = in.u8();
+  in.u8();
+  std::unique_ptr<ChunkDecoder> d(new ChunkDecoder());
+  d->count_ = in.varint();
+  if (d->count_ == 0 || d->count_ > kMaxChunkPoints) return corrupt("bad count");
+  d->ts_ = in.svarint();
+  if (d->count_ >= 2) {
+    d->unit_ = static_cast<std::int64_t>(in.varint());
+    d->ts_mode_ = in.u8();
+    d->delta_ = static_cast<std::int64_t>(in.varint());  // the first delta, or the base
+    if (d->unit_ <= 0 || d->ts_mode_ > 1 || d->delta_ < 0 || d->delta_ > kMaxTimestamp / d->unit_)
+      return corrupt("bad timestamp header");
+    if (!d->dods_.open(in)) return corrupt("bad timestamp block");
+  }
+  if (codec == static_cast<std::uint8_t>(ValueCodec::decimal)) {
+    d->codec_ = ValueCodec::decimal;
+    if (!d->decimal_.open(in, d->count_)) return corrupt("bad decimal block");
+  } else if (codec == static_cast<std::uint8_t>(ValueCodec::gorilla)) {
+    d->codec_ = ValueCodec::gorilla;
+    if (!d->gorilla_.open(in, d->count_)) return corrupt("bad gorilla block");
+  } else {
+    return corrupt("unknown value codec");
+  }
+  if (in.failed()) return corrupt("truncated");
+  return d;
+}
+
+std::size_t ChunkDecoder::next(Sample* out, std::size_t max) {
+  std::size_t n = 0;
+  while (n < max && index_ < count_ && !failed_) {
+    Timestamp ts = ts_;
+    if (index_ > 0) {
+      // Wrapping arithmetic, then range checks: corrupt input must not be undefined behaviour.
+      std::uint64_t d;
+      if (ts_mode_ == 0) {
+        d = index_ == 1 ? static_cast<std::uint64_t>(delta_)
+                        : static_cast<std::uint64_t>(delta_) + static_cast<std::uint64_t>(unzigzag(dods_.next()));
+        delta_ = static_cast<std::int64_t>(d);
+      } else {
+        d = static_cast<std::uint64_t>(delta_) + dods_.next();
+      }
+      const auto units = static_cast<std::int64_t>(d);
+      if (units <= 0 || units > kMaxTimestamp / unit_ || ts_ > kMaxTimestamp - units * unit_) {
+        failed_ = true;
+        break;
+      }
+      ts = ts_ + units * unit_;
+    }
+    ts_ = ts;
+    const double v = codec_ == ValueCodec::decimal ? decimal_.next() : gorilla_.next();
+    out[n++] = Sample{ts, v};
+    ++index_;
+  }
+  if (failed()) failed_ = true;
+  return failed_ ? 0 : n;
+}
+
+bool ChunkDecoder::failed() const {
+  return failed_ || dods_.failed() ||
+         (codec_ == ValueCodec::decimal ? decimal_.failed() : gorilla_.failed());
+}
+
+Result<std::vector<Sample>> decode_chunk(std::span<const std::uint8_t> bytes) {
+  auto d = ChunkDecoder::open(bytes);
+  if (!d) return d.error();
+  std::vector<Sample> out((*d)->count());
+  std::size_t got = 0;
+  while (got < out.size()) {
+    const std::size_t n = (*d)->next(out.data() + got, out.size() - got);
+    if (n == 0) break;
+    got += n;
+  }
+  if (got != out.size() || (*d)->failed())
+    return Error::of(chunk_errc::corrupt, "chunk: corrupt payload");
+  return out;
+}
+
+}  // namespace strata::store

@@ -1,0 +1,43 @@
+#pragma once
+// Thin POSIX file helpers of the store: whole writes, fsync of files and directories, atomic
+// replacement, and read-only memory maps shared by readers (a map stays valid after the file is
+// unlinked, so a reader's snapshot outlives compaction).
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace strata::store {
+
+enum class io_errc { io = 1, corrupt };
+
+Status write_all(int fd, const void* data, std::size_t size, const std::filesystem::path& what);
+Status sync_fd(int fd, const std::filesystem::path& what);
+Status sync_dir(const std::filesystem::path& dir);
+// Writes `bytes` to path via a temporary file, fsync and rename; then syncs the directory.
+Status write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
+Result<std::vector<std::uint8_t>> read_file(const std::filesystem::path& path);
+
+// A read-only view of a whole file, kept alive by shared ownership.
+class MappedFile {
+ public:
+  static Result<std::shared_ptr<const MappedFile>> open(const std::filesystem::path& path);
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+  [[nodiscard]] std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  MappedFile() = default;
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Sum of the sizes of the regular files under dir (what "bytes on disk" means in Strata).
+std::uint64_t directory_bytes(const std::filesystem::path& dir);
+
+}  // namespace strata::store

@@ -1,0 +1,67 @@
+#pragma once
+// Reads over a SeriesSnapshot: raw ranges (streamed a batch at a time), aggregates per interval
+// and the latest value. Chunks that overlap in time are merged with the newest write winning;
+// otherwise chunks are decoded one after another, never a whole range at once.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/types.hpp"
+#include "store/chunk.hpp"
+#include "store/store.hpp"
+
+namespace strata::store {
+
+class RangeCursor {
+ public:
+  // Samples with from ≤ ts ≤ to.
+  RangeCursor(SeriesSnapshot snapshot, Timestamp from, Timestamp to);
+  // Replaces out's contents with up to `max` next samples; false once nothing is left.
+  bool next(std::vector<Sample>& out, std::size_t max = 4096);
+  // Not ok when a chunk turned out corrupt while reading (the rest is still served).
+  [[nodiscard]] const Status& status() const { return status_; }
+
+ private:
+  struct Source {
+    Timestamp tmin, tmax;
+    const ChunkRef* chunk;  // or the head when null
+  };
+  bool open_group();
+
+  SeriesSnapshot snap_;
+  Timestamp from_, to_;
+  std::vector<Source> sources_;
+  std::size_t next_source_ = 0;
+  std::unique_ptr<ChunkDecoder> decoder_;  // streaming a single chunk
+  std::vector<Sample> merged_;             // a materialised group of overlapping sources
+  std::size_t merged_pos_ = 0;
+  std::vector<Sample> scratch_;
+  Status status_;
+};
+
+enum class Aggregate { min, max, avg, sum, count, first, last, stddev };
+Result<Aggregate> parse_aggregate(std::string_view name);
+std::string_view aggregate_name(Aggregate a);
+
+// Everything an interval's aggregates are computed from (Welford's mean and M2 for stddev).
+struct Bucket {
+  Timestamp start = 0;
+  std::uint64_t count = 0;
+  double sum = 0, mean = 0, m2 = 0;
+  double min = 0, max = 0, first = 0, last = 0;
+  void add(const Sample& s);
+  // count for count; the sample standard deviation (n − 1) for stddev, NaN below 2 points.
+  [[nodiscard]] double value(Aggregate a) const;
+};
+
+// Buckets of `interval` aligned to the epoch, over from ≤ ts ≤ to; empty buckets are left out.
+Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to, Timestamp interval);
+// The whole range as one bucket.
+Result<Bucket> aggregate_all(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to);
+// The newest sample of the series.
+std::optional<Sample> latest(const SeriesSnapshot& snapshot);
+
+}  // namespace strata::store

@@ -1,0 +1,244 @@
+#include "store/residual_codec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+
+namespace strata::store {
+namespace {
+
+constexpr unsigned kScaleBits = 12;
+constexpr std::uint32_t kScale = 1u << kScaleBits;
+constexpr std::uint32_t kRansLow = 1u << 23;
+constexpr unsigned kSymbols = 64;
+constexpr unsigned kEscape = ResidualDecoder::kEscape;
+
+unsigned bit_length(std::uint64_t v) { return 64 - static_cast<unsigned>(std::countl_zero(v)); }
+
+struct Histogram {
+  std::array<std::uint64_t, kSymbols> count{};
+  std::uint64_t escape_bits = 0;  // gamma bits of escaped high parts
+  unsigned nsym = 0;
+};
+
+Histogram histogram(std::span<const std::uint64_t> values, unsigned shift) {
+  Histogram h;
+  for (std::uint64_t v : values) {
+    const std::uint64_t high = shift >= 64 ? 0 : v >> shift;
+    if (high >= kEscape) {
+      ++h.count[kEscape];
+      h.escape_bits += 2 * bit_length(high - (kEscape - 1)) - 1;
+    } else {
+      ++h.count[high];
+    }
+  }
+  for (unsigned s = kSymbols; s-- > 0;) {
+    if (h.count[s]) {
+      h.nsym = s + 1;
+      break;
+    }
+  }
+  return h;
+}
+
+double coded_bits(const Histogram& h, std::uint64_t n, unsigned shift) {
+  double bits = 0;
+  for (unsigned s = 0; s < h.nsym; ++s) {
+    if (h.count[s]) bits -= static_cast<double>(h.count[s]) * std::log2(static_cast<double>(h.count[s]) / static_cast<double>(n));
+  }
+  // table: about 7 bits a used symbol, plus headers and the rANS flush
+  return bits + static_cast<double>(h.escape_bits) + static_cast<double>(n) * shift + h.nsym * 7.0 + 64;
+}
+
+// Chooses the shift: start where about 90% of high parts fall below 32, try the neighbours.
+unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) {
+  std::array<std::uint32_t, 65> by_len{};
+  for (std::uint64_t v : values) ++by_len[bit_length(v)];
+  const auto target = static_cast<std::uint64_t>(static_cast<double>(values.size()) * 0.9);
+  std::uint64_t seen = 0;
+  unsigned len90 = 0;
+  for (unsigned l = 0; l <= 64; ++l) {
+    seen += by_len[l];
+    if (seen >= target) {
+      len90 = l;
+      break;
+    }
+  }
+  const int s0 = std::max(0, static_cast<int>(len90) - 5);
+  unsigned best = static_cast<unsigned>(s0);
+  double best_cost = 1e300;
+  for (int s = std::max(0, s0 - 2); s <= std::min(63, s0 + 1); ++s) {
+    const double c = coded_bits(histogram(values, static_cast<unsigned>(s)), values.size(), static_cast<unsigned>(s));
+    if (c < best_cost) {
+      best_cost = c;
+      best = static_cast<unsigned>(s);
+    }
+  }
+  if (best_bits) *best_bits = best_cost;
+  return best;
+}
+
+// Scales counts to frequencies summing to kScale, every used symbol keeping at least 1.
+std::array<std::uint32_t, kSymbols> normalise(const Histogram& h, std::uint64_t n) {
+  std::array<std::uint32_t, kSymbols> f{};
+  std::int64_t total = 0;
+  for (unsigned s = 0; s < h.nsym; ++s) {
+    if (!h.count[s]) continue;
+    const double exact = static_cast<double>(h.count[s]) * kScale / static_cast<double>(n);
+    f[s] = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(exact));
+    total += f[s];
+  }
+  // Hand out (or take back) the remainder where it costs least: by count-weighted gain.
+  while (total != kScale) {
+    int best = -1;
+    double best_gain = -1e300;
+    for (unsigned s = 0; s < h.nsym; ++s) {
+      if (!h.count[s]) continue;
+      const double c = static_cast<double>(h.count[s]);
+      double gain;
+      if (total < kScale) {
+        gain = c * std::log2(static_cast<double>(f[s] + 1) / f[s]);
+      } else {
+        if (f[s] <= 1) continue;
+        gain = -c * std::log2(static_cast<double>(f[s]) / (f[s] - 1));
+      }
+      if (gain > best_gain) {
+        best_gain = gain;
+        best = static_cast<int>(s);
+      }
+    }
+    if (total < kScale) {
+      ++f[static_cast<unsigned>(best)];
+      ++total;
+    } else {
+      --f[static_cast<unsigned>(best)];
+      --total;
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+double estimate_residual_bits(std::span<const std::uint64_t> values) {
+  if (values.empty()) return 8;
+  if (std::all_of(values.begin(), values.end(), [&](std::uint64_t v) { return v == values[0]; }))
+    return 16;
+  double bits = 0;
+  choose_shift(values, &bits);
+  return bits;
+}
+
+void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::uint8_t>& out) {
+  ByteWriter w(out);
+  if (values.empty() ||
+      std::all_of(values.begin(), values.end(), [&](std::uint64_t v) { return v == values[0]; })) {
+    w.u8(0);
+    w.varint(values.empty() ? 0 : values[0]);
+    return;
+  }
+  const unsigned shift = choose_shift(values, nullptr);
+  const Histogram h = histogram(values, shift);
+  const auto freq = normalise(h, values.size());
+  std::array<std::uint32_t, kSymbols> start{};
+  for (unsigned s = 1; s < kSymbols; ++s) start[s] = start[s - 1] + freq[s - 1];
+
+  // Raw bits go forward in symbol order; rANS runs backwards over the symbols.
+  std::vector<std::uint8_t> raw;
+  {
+    BitWriter bw(raw);
+    for (std::uint64_t v : values) {
+      const std::uint64_t high = v >> shift;
+      if (high >= kEscape) bw.gamma(high - (kEscape - 1));
+      bw.put(v, shift);
+    }
+    bw.finish();
+  }
+  std::vector<std::uint8_t> rans(values.size() * 2 + 16);
+  std::uint8_t* ptr = rans.data() + rans.size();
+  std::uint32_t x = kRansLow;
+  for (std::size_t i = values.size(); i-- > 0;) {
+    const std::uint64_t high = values[i] >> shift;
+    const unsigned sym = high >= kEscape ? kEscape : static_cast<unsigned>(high);
+    const std::uint32_t fs = freq[sym];
+    const std::uint32_t x_max = ((kRansLow >> kScaleBits) << 8) * fs;
+    while (x >= x_max) {
+      if (ptr == rans.data()) {  // grow at the front (rare: only for pathological tables)
+        const std::size_t used = rans.size();
+        std::vector<std::uint8_t> bigger(used * 2);
+        std::copy(rans.begin(), rans.end(), bigger.begin() + static_cast<long>(used));
+        rans.swap(bigger);
+        ptr = rans.data() + used;
+      }
+      *--ptr = static_cast<std::uint8_t>(x & 0xFF);
+      x >>= 8;
+    }
+    x = ((x / fs) << kScaleBits) + (x % fs) + start[sym];
+  }
+  for (int k = 0; k < 4; ++k) {
+    if (ptr == rans.data()) {
+      const std::size_t used = rans.size();
+      std::vector<std::uint8_t> bigger(used * 2);
+      std::copy(rans.begin(), rans.end(), bigger.begin() + static_cast<long>(used));
+      rans.swap(bigger);
+      ptr = rans.data() + used;
+    }
+    *--ptr = static_cast<std::uint8_t>(x & 0xFF);
+    x >>= 8;
+  }
+  const std::size_t rans_len = static_cast<std::size_t>(rans.data() + rans.size() - ptr);
+
+  std::vector<std::uint8_t> table;
+  {
+    BitWriter tw(table);
+    for (unsigned s = 0; s < h.nsym; ++s) tw.gamma(freq[s] + 1);
+    tw.finish();
+  }
+  w.u8(1);
+  w.u8(static_cast<std::uint8_t>(shift));
+  w.u8(static_cast<std::uint8_t>(h.nsym));
+  w.varint(table.size());
+  w.bytes(table);
+  w.varint(rans_len);
+  w.raw(ptr, rans_len);
+  w.varint(raw.size());
+  w.bytes(raw);
+}
+
+bool ResidualDecoder::open(ByteReader& in) {
+  const std::uint8_t mode = in.u8();
+  if (mode == 0) {
+    constant_ = true;
+    value_ = in.varint();
+    return !in.failed();
+  }
+  if (mode != 1) return false;
+  constant_ = false;
+  shift_ = in.u8();
+  const unsigned nsym = in.u8();
+  if (shift_ > 63 || nsym == 0 || nsym > kSymbols) return false;
+  BitReader table(in.bytes(in.varint()));
+  std::uint32_t total = 0;
+  for (unsigned s = 0; s < kSymbols; ++s) {
+    std::uint64_t f = s < nsym ? table.gamma() - 1 : 0;
+    if (f > kScale) return false;
+    freq_[s] = static_cast<std::uint16_t>(f);
+    start_[s] = static_cast<std::uint16_t>(total);
+    total += static_cast<std::uint32_t>(f);
+    if (total > kScale) return false;
+  }
+  if (total != kScale || table.failed()) return false;
+  for (unsigned s = 0; s < nsym; ++s)
+    std::fill_n(slot_symbol_ + start_[s], freq_[s], static_cast<std::uint8_t>(s));
+  const auto rans = in.bytes(in.varint());
+  if (rans.size() < 4) return false;
+  rans_ = rans.data();
+  rans_end_ = rans.data() + rans.size();
+  state_ = 0;
+  for (int k = 0; k < 4; ++k) state_ = (state_ << 8) | *rans_++;
+  raw_ = BitReader(in.bytes(in.varint()));
+  return !in.failed();
+}
+
+}  // namespace strata::store

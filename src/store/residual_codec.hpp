@@ -1,0 +1,80 @@
+#pragma once
+// ResidualCodec: the entropy coder of sealed chunks. It stores a sequence of unsigned integers
+// (zigzagged prediction residuals of timestamps and values) near their order-0 entropy.
+//
+// Each integer z is split into a high part h = z >> s and s low bits. The high parts are coded
+// with a static rANS coder whose frequency table is fitted to this very block (a two-pass,
+// per-chunk model, so the table is the best order-0 model for the chunk); the low bits, which are
+// close to uniform when s is chosen well, go to a raw bit stream. h ≥ 63 is an escape: symbol 63
+// and then the Elias-gamma code of h − 62 in the raw stream. s is chosen per block to minimise
+// the coded size.
+//
+// Block layout (v1):
+//   u8 mode                     0 = constant, 1 = coded
+//   mode 0: varint value        every integer of the block equals it (costs nothing per point)
+//   mode 1: u8 shift s (0..63), u8 nsym (1..64),
+//           varint table_len, table: nsym Elias-gamma codes of (freq + 1), freqs sum to 4096
+//           varint rans_len, rans bytes (32-bit state, byte-wise renormalisation, 4 final bytes)
+//           varint raw_len, raw bits (LSB-first)
+// The count of integers is not stored: the chunk that holds a block knows it.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "store/byte_io.hpp"
+
+namespace strata::store {
+
+// Appends the block of `values` to `out`.
+void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::uint8_t>& out);
+
+// Estimated size in bits of a block of these values, without encoding it (used to choose among
+// predictors). Close to the real size for large blocks.
+double estimate_residual_bits(std::span<const std::uint64_t> values);
+
+// Streams the integers of one block back. Corrupt input never reads out of bounds; it sets
+// failed() and yields garbage values, which callers catch by their own checks (and by the CRC).
+class ResidualDecoder {
+ public:
+  ResidualDecoder() = default;
+  // Reads the block header at `in`'s position and advances `in` past the whole block.
+  bool open(ByteReader& in);
+  std::uint64_t next() {
+    if (constant_) return value_;
+    const std::uint32_t slot = state_ & 4095u;
+    const std::uint8_t sym = slot_symbol_[slot];
+    state_ = freq_[sym] * (state_ >> 12) + slot - start_[sym];
+    while (state_ < (1u << 23)) {
+      if (rans_ < rans_end_) {
+        state_ = (state_ << 8) | *rans_++;
+      } else {
+        failed_ = true;
+        state_ = 1u << 23;
+      }
+    }
+    std::uint64_t high = sym;
+    if (sym == kEscape) high = raw_.gamma() + (kEscape - 1);
+    if (shift_ == 0) return high;
+    return (high << shift_) | raw_.get(shift_);
+  }
+  [[nodiscard]] bool failed() const { return failed_ || raw_.failed(); }
+  [[nodiscard]] bool constant() const { return constant_; }
+  [[nodiscard]] std::uint64_t constant_value() const { return value_; }
+
+  static constexpr unsigned kEscape = 63;
+
+ private:
+  bool constant_ = true;
+  std::uint64_t value_ = 0;
+  unsigned shift_ = 0;
+  std::uint32_t state_ = 0;
+  const std::uint8_t* rans_ = nullptr;
+  const std::uint8_t* rans_end_ = nullptr;
+  BitReader raw_;
+  bool failed_ = false;
+  std::uint16_t freq_[64] = {};
+  std::uint16_t start_[64] = {};
+  std::uint8_t slot_symbol_[4096] = {};
+};
+
+}  // namespace strata::store

@@ -1,0 +1,648 @@
+#include "store/store.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "core/crc32c.hpp"
+#include "core/time_format.hpp"
+#include "store/chunk.hpp"
+
+namespace strata::store {
+
+// Per series: the head (sorted, unique timestamps, newest writes) and the sealed chunks.
+struct Store::SeriesState {
+  mutable std::mutex mu;  // guards head and the chunks pointer against readers
+  std::vector<Sample> head;
+  std::shared_ptr<const std::vector<ChunkRef>> chunks = std::make_shared<const std::vector<ChunkRef>>();
+  Timestamp max_ts = kMinTimestamp;
+};
+
+namespace {
+
+bool chunk_crc_ok(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 9) return false;
+  std::uint32_t stored;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
+  return crc32c(bytes.data(), bytes.size() - 4) == stored;
+}
+
+std::uint64_t precedence_of(std::uint32_t file, std::uint32_t index) {
+  return (static_cast<std::uint64_t>(file) << 32) | index;
+}
+
+void add_chunk(std::shared_ptr<const std::vector<ChunkRef>>& list, ChunkRef ref) {
+  auto next = std::make_shared<std::vector<ChunkRef>>(*list);
+  auto at = std::upper_bound(next->begin(), next->end(), ref.tmin,
+                             [](Timestamp t, const ChunkRef& c) { return t < c.tmin; });
+  next->insert(at, std::move(ref));
+  list = std::move(next);
+}
+
+// All samples of the given chunks, merged: on equal timestamps the higher precedence wins.
+Result<std::vector<Sample>> merge_chunks(std::vector<const ChunkRef*> chunks) {
+  std::sort(chunks.begin(), chunks.end(), [](auto* a, auto* b) { return a->precedence < b->precedence; });
+  std::map<Timestamp, double> merged;
+  for (const ChunkRef* c : chunks) {
+    auto samples = decode_chunk(c->bytes);
+    if (!samples) return samples.error();
+    for (const Sample& s : *samples) merged[s.ts] = s.value;
+  }
+  std::vector<Sample> out;
+  out.reserve(merged.size());
+  for (auto [ts, v] : merged) out.push_back({ts, v});
+  return out;
+}
+
+}  // namespace
+
+Store::Store(std::filesystem::path dir, StoreOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)), clock_(options_.clock ? options_.clock : &system_clock_) {}
+
+Store::~Store() {
+  wal_.reset();  // syncs under the policy
+  registry_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Store::SeriesState& Store::state(SeriesId id) {
+  std::lock_guard lk(states_mu_);
+  while (states_.size() <= id) states_.push_back(std::make_unique<SeriesState>());
+  return *states_[id];
+}
+
+const Store::SeriesState* Store::state_if(SeriesId id) const {
+  std::lock_guard lk(states_mu_);
+  return id < states_.size() ? states_[id].get() : nullptr;
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, StoreOptions options) {
+  if (options.chunk_max_points < 2 || options.chunk_max_points > kMaxChunkPoints)
+    return Error::of(errc::invalid_argument, "chunk_max_points must be between 2 and " + std::to_string(kMaxChunkPoints));
+  std::error_code ec;
+  std::filesystem::create_directories(dir / "chunks", ec);
+  if (ec) return Error::of(errc::io, "cannot create data directory '" + dir.string() + "': " + ec.message());
+  std::unique_ptr<Store> st(new Store(dir, std::move(options)));
+  st->lock_fd_ = ::open((dir / "LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (st->lock_fd_ < 0 || ::flock(st->lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    return Error::of(errc::locked, "data directory '" + dir.string() + "' is in use by another Strata process");
+  auto reg = SeriesRegistry::open(dir / "series.log");
+  if (!reg) return reg.error();
+  st->registry_ = std::move(*reg);
+  if (auto s = st->load_chunks(); !s) return s.error();
+
+  std::vector<WalDamage> damage;
+  Store* self = st.get();
+  auto on_samples = [self](SeriesId id, std::span<const Sample> samples) {
+    if (id >= self->registry_->size()) return;
+    auto& s = self->state(id);
+    self->insert_head(s, samples);
+  };
+  auto on_points = [self](std::span<const Point> points) {
+    for (const Point& p : points) {
+      if (p.series >= self->registry_->size()) continue;
+      const Sample s{p.ts, p.value};
+      self->insert_head(self->state(p.series), {&s, 1});
+    }
+  };
+  WalOptions wo{st->options_.fsync, st->options_.fsync_interval_us};
+  auto wal = WriteAheadLog::open(dir / "wal", wo, on_samples, on_points, damage);
+  if (!wal) return wal.error();
+  st->wal_ = std::move(*wal);
+  for (const auto& d : damage) {
+    if (d.torn_tail) continue;
+    st->lost_.push_back(LostRange{std::nullopt, "", d.last_good_ts, kMaxTimestamp, 0,
+                                  "WAL segment " + d.segment + ": " + std::to_string(d.bytes) +
+                                      " corrupt bytes at offset " + std::to_string(d.offset) + " skipped"});
+  }
+  for (SeriesId id = 0; id < st->registry_->size(); ++id) {
+    auto& s = st->state(id);
+    st->seal_full_heads(s, id);
+  }
+  for (const auto& l : st->lost_) {
+    spdlog::error("store: lost {} {} .. {} ({} points): {}", l.series_name.empty() ? "unknown series" : l.series_name,
+                  l.from == kMinTimestamp ? "-" : format_iso8601(l.from), l.to == kMaxTimestamp ? "-" : format_iso8601(l.to),
+                  l.points, l.reason);
+  }
+  return st;
+}
+
+Status Store::load_chunks() {
+  const auto chunk_dir = dir_ / "chunks";
+  const auto manifest_path = dir_ / "MANIFEST";
+  if (std::filesystem::exists(manifest_path)) {
+    auto m = Manifest::read(manifest_path);
+    if (m) {
+      manifest_ = std::move(*m);
+    } else {
+      // Rebuild the list of live files from what is on disk; deletions recorded there are lost.
+      spdlog::error("store: {}; rebuilding it from the chunk files", m.error().message);
+      lost_.push_back(LostRange{std::nullopt, "", kMinTimestamp, kMaxTimestamp, 0,
+                                m.error().message + " (deleted ranges may reappear)"});
+      manifest_ = Manifest{};
+      for (const auto& e : std::filesystem::directory_iterator(chunk_dir)) {
+        if (e.path().extension() != ".chunks") continue;
+        const auto n = static_cast<std::uint32_t>(std::stoul(e.path().stem().string()));
+        manifest_.files[n];
+        manifest_.next_file = std::max(manifest_.next_file, n + 1);
+      }
+    }
+  }
+  for (const auto& [file, dead] : manifest_.files) {
+    const auto path = chunk_file_path(chunk_dir, file);
+    auto index = read_chunk_index(chunk_dir, file);
+    auto mapped = MappedFile::open(path);
+    std::span<const std::uint8_t> bytes;
+    if (mapped) bytes = (*mapped)->bytes();
+    std::vector<ChunkMeta> metas;
+    auto report = [&](std::optional<SeriesId> series, Timestamp from, Timestamp to, std::uint64_t points, std::string why) {
+      std::string name;
+      if (series) {
+        if (auto k = registry_->key(*series)) name = k->to_string();
+      }
+      lost_.push_back(LostRange{series, name, from, to, points, std::move(why)});
+    };
+    if (index) {
+      metas = std::move(*index);
+    } else {
+      std::uint64_t damaged_from = 0;
+      metas = scan_chunk_file(bytes, damaged_from);
+      spdlog::warn("store: {}; rebuilt from {}", index.error().message, path.string());
+      if (damaged_from < bytes.size() || !mapped)
+        report(std::nullopt, kMinTimestamp, kMaxTimestamp, 0,
+               path.filename().string() + (mapped ? " damaged from byte " + std::to_string(damaged_from) + " and its index unreadable"
+                                                  : " missing and its index unreadable"));
+    }
+    for (std::uint32_t i = 0; i < metas.size(); ++i) {
+      if (dead.count(i)) continue;
+      const ChunkMeta& m = metas[i];
+      if (m.series >= registry_->size()) {
+        report(std::nullopt, m.tmin, m.tmax, m.count, path.filename().string() + ": chunk of unknown series id " + std::to_string(m.series));
+        continue;
+      }
+      if (!mapped || m.offset + m.length > bytes.size()) {
+        report(m.series, m.tmin, m.tmax, m.count, path.filename().string() + (mapped ? " is truncated" : " is missing"));
+        continue;
+      }
+      const auto cb = bytes.subspan(m.offset, m.length);
+      if (!chunk_crc_ok(cb)) {
+        report(m.series, m.tmin, m.tmax, m.count, path.filename().string() + ": chunk " + std::to_string(i) + " fails its checksum");
+        continue;
+      }
+      auto& s = state(m.series);
+      ChunkRef ref{m.tmin, m.tmax, m.count, precedence_of(file, i), file, i, *mapped, cb};
+      add_chunk(s.chunks, std::move(ref));
+      s.max_ts = std::max(s.max_ts, m.tmax);
+    }
+  }
+  return {};
+}
+
+void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
+  std::lock_guard lk(s.mu);
+  for (const Sample& x : samples) {
+    if (s.head.empty() || x.ts > s.head.back().ts) {
+      s.head.push_back(x);
+    } else {
+      auto it = std::lower_bound(s.head.begin(), s.head.end(), x.ts, [](const Sample& a, Timestamp t) { return a.ts < t; });
+      if (it != s.head.end() && it->ts == x.ts) it->value = x.value;
+      else s.head.insert(it, x);
+    }
+    s.max_ts = std::max(s.max_ts, x.ts);
+  }
+}
+
+void Store::seal_full_heads(SeriesState& s, SeriesId /*id*/) {
+  while (s.head.size() >= options_.chunk_max_points) {
+    const std::span<const Sample> part(s.head.data(), options_.chunk_max_points);
+    auto buf = std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part));
+    ChunkRef ref{part.front().ts, part.back().ts, static_cast<std::uint32_t>(part.size()),
+                 precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)), 0, 0, buf,
+                 std::span<const std::uint8_t>(*buf)};
+    std::lock_guard lk(s.mu);
+    add_chunk(s.chunks, std::move(ref));
+    s.head.erase(s.head.begin(), s.head.begin() + static_cast<long>(options_.chunk_max_points));
+  }
+}
+
+std::string Store::refusal_reason(const SeriesState& s, Timestamp ts) const {
+  return "timestamp " + format_iso8601(ts) + " is older than the out-of-order window (" +
+         std::to_string(options_.out_of_order_window_us / kMicrosPerSecond) + " s before the series' newest point " +
+         format_iso8601(s.max_ts) + "); raise store.out_of_order_window to accept it";
+}
+
+Result<SeriesId> Store::resolve(const SeriesKey& key) { return registry_->resolve(key); }
+std::optional<SeriesId> Store::find(const SeriesKey& key) const { return registry_->find(key); }
+std::optional<SeriesKey> Store::key(SeriesId id) const { return registry_->key(id); }
+std::size_t Store::series_count() const { return registry_->size(); }
+
+std::vector<SeriesId> Store::select(const SeriesSelector& selector) const {
+  std::vector<SeriesId> candidates;
+  bool narrowed = false;
+  for (const auto& m : selector.matchers()) {
+    if (m.op != Matcher::Op::eq) continue;
+    auto ids = registry_->with(m.field, m.value);
+    if (!narrowed) {
+      candidates = std::move(ids);
+      narrowed = true;
+    } else {
+      std::vector<SeriesId> both;
+      std::set_intersection(candidates.begin(), candidates.end(), ids.begin(), ids.end(), std::back_inserter(both));
+      candidates.swap(both);
+    }
+  }
+  if (!narrowed) {
+    candidates.resize(registry_->size());
+    for (SeriesId i = 0; i < candidates.size(); ++i) candidates[i] = i;
+  }
+  std::vector<SeriesId> out;
+  for (SeriesId id : candidates) {
+    auto k = registry_->key(id);
+    if (k && selector.matches(*k)) out.push_back(id);
+  }
+  return out;
+}
+
+Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samples) {
+  if (series >= registry_->size())
+    return Error::of(errc::invalid_argument, "series id " + std::to_string(series) + " is not registered");
+  std::lock_guard wl(write_mu_);
+  auto& s = state(series);
+  AppendResult result;
+  std::vector<Sample> kept;
+  std::span<const Sample> accepted = samples;
+  const Timestamp floor = s.max_ts == kMinTimestamp ? kMinTimestamp : s.max_ts - options_.out_of_order_window_us;
+  Timestamp running_max = s.max_ts;
+  bool all_ok = true;
+  for (const Sample& x : samples) {
+    if (x.ts < floor || (running_max != kMinTimestamp && x.ts < running_max - options_.out_of_order_window_us)) {
+      all_ok = false;
+      break;
+    }
+    running_max = std::max(running_max, x.ts);
+  }
+  if (!all_ok) {
+    running_max = s.max_ts;
+    for (const Sample& x : samples) {
+      if (running_max != kMinTimestamp && x.ts < running_max - options_.out_of_order_window_us) {
+        SeriesState probe;
+        probe.max_ts = running_max;
+        result.refused.push_back(Refusal{series, x.ts, refusal_reason(probe, x.ts)});
+        continue;
+      }
+      running_max = std::max(running_max, x.ts);
+      kept.push_back(x);
+    }
+    accepted = kept;
+  }
+  if (!accepted.empty()) {
+    if (auto st = wal_->append(series, accepted); !st) return st.error();
+    insert_head(s, accepted);
+    seal_full_heads(s, series);
+    result.accepted = accepted.size();
+  }
+  if (wal_->bytes() > options_.checkpoint_wal_bytes) {
+    if (auto st = checkpoint_locked(); !st) return st.error();
+  }
+  return result;
+}
+
+Result<AppendResult> Store::append(std::span<const Point> points) {
+  const std::size_t n_series = registry_->size();
+  std::lock_guard wl(write_mu_);
+  AppendResult result;
+  std::vector<Point> kept;
+  kept.reserve(points.size());
+  for (const Point& p : points) {
+    if (p.series >= n_series) {
+      result.refused.push_back(Refusal{p.series, p.ts, "series id " + std::to_string(p.series) + " is not registered"});
+      continue;
+    }
+    auto& s = state(p.series);
+    if (s.max_ts != kMinTimestamp && p.ts < s.max_ts - options_.out_of_order_window_us) {
+      result.refused.push_back(Refusal{p.series, p.ts, refusal_reason(s, p.ts)});
+      continue;
+    }
+    s.max_ts = std::max(s.max_ts, p.ts);  // the window moves with what this batch accepts
+    kept.push_back(p);
+  }
+  if (!kept.empty()) {
+    if (auto st = wal_->append(kept); !st) return st.error();
+    for (const Point& p : kept) {
+      auto& s = state(p.series);
+      const Sample x{p.ts, p.value};
+      insert_head(s, {&x, 1});
+      if (s.head.size() >= options_.chunk_max_points) seal_full_heads(s, p.series);
+    }
+    result.accepted = kept.size();
+  }
+  if (wal_->bytes() > options_.checkpoint_wal_bytes) {
+    if (auto st = checkpoint_locked(); !st) return st.error();
+  }
+  return result;
+}
+
+Status Store::sync() { return wal_->sync(); }
+
+Status Store::checkpoint() {
+  std::lock_guard wl(write_mu_);
+  return checkpoint_locked();
+}
+
+Status Store::checkpoint_locked() {
+  auto first_kept = wal_->rotate();
+  if (!first_kept) return first_kept.error();
+  const std::uint32_t file = manifest_.next_file;
+  // Pending chunks in precedence order, then every head, encoded.
+  struct Item {
+    SeriesId series;
+    std::uint64_t precedence;
+    const ChunkRef* pending;                      // or
+    std::shared_ptr<std::vector<std::uint8_t>> head_chunk;
+    Timestamp tmin, tmax;
+    std::uint32_t count;
+  };
+  std::vector<Item> items;
+  std::vector<std::shared_ptr<const std::vector<ChunkRef>>> pins;  // keep pending refs alive
+  std::size_t n_states;
+  {
+    std::lock_guard lk(states_mu_);
+    n_states = states_.size();
+  }
+  for (SeriesId id = 0; id < n_states; ++id) {
+    auto& s = state(id);
+    std::lock_guard lk(s.mu);
+    pins.push_back(s.chunks);
+    for (const auto& c : *s.chunks)
+      if (c.file == 0) items.push_back(Item{id, c.precedence, &c, nullptr, c.tmin, c.tmax, c.count});
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.precedence < b.precedence; });
+  for (SeriesId id = 0; id < n_states; ++id) {
+    auto& s = state(id);
+    std::lock_guard lk(s.mu);
+    for (std::size_t at = 0; at < s.head.size(); at += options_.chunk_max_points) {
+      const std::size_t n = std::min(options_.chunk_max_points, s.head.size() - at);
+      const std::span<const Sample> part(s.head.data() + at, n);
+      items.push_back(Item{id, 0, nullptr, std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part)),
+                           part.front().ts, part.back().ts, static_cast<std::uint32_t>(n)});
+    }
+  }
+  if (!items.empty()) {
+    std::vector<ChunkToWrite> writes;
+    writes.reserve(items.size());
+    for (const auto& it : items) {
+      ChunkToWrite w;
+      w.meta = ChunkMeta{it.series, it.tmin, it.tmax, it.count, 0, 0};
+      w.bytes = it.pending ? it.pending->bytes : std::span<const std::uint8_t>(*it.head_chunk);
+      writes.push_back(w);
+    }
+    const auto chunk_dir = dir_ / "chunks";
+    if (auto s = write_chunk_file(chunk_dir, file, writes); !s) return s;
+    auto mapped = MappedFile::open(chunk_file_path(chunk_dir, file));
+    if (!mapped) return mapped.error();
+    Manifest next = manifest_;
+    next.files[file];
+    next.next_file = file + 1;
+    if (auto s = next.write(dir_ / "MANIFEST"); !s) return s;
+    manifest_ = std::move(next);
+    // Swap every series to the file-backed chunks and empty the heads.
+    std::map<SeriesId, std::vector<ChunkRef>> added;
+    for (std::uint32_t i = 0; i < writes.size(); ++i) {
+      const auto& w = writes[i];
+      added[w.meta.series].push_back(ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count, precedence_of(file, i), file, i,
+                                              *mapped, (*mapped)->bytes().subspan(w.meta.offset, w.meta.length)});
+    }
+    for (auto& [id, refs] : added) {
+      auto& s = state(id);
+      std::lock_guard lk(s.mu);
+      auto next_list = std::make_shared<std::vector<ChunkRef>>();
+      for (const auto& c : *s.chunks)
+        if (c.file != 0) next_list->push_back(c);
+      for (auto& r : refs) next_list->push_back(std::move(r));
+      std::stable_sort(next_list->begin(), next_list->end(), [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
+      s.chunks = std::move(next_list);
+      s.head.clear();
+      s.head.shrink_to_fit();
+    }
+  }
+  pending_counter_ = 0;
+  return wal_->drop_before(*first_kept);
+}
+
+Status Store::replace_chunks(std::vector<Replacement>& reps) {
+  const auto chunk_dir = dir_ / "chunks";
+  const std::uint32_t file = manifest_.next_file;
+  std::vector<ChunkToWrite> writes;
+  std::vector<std::shared_ptr<std::vector<std::uint8_t>>> encoded;
+  std::vector<std::size_t> owner_of;  // write index → replacement index
+  for (std::size_t r = 0; r < reps.size(); ++r) {
+    const auto& rep = reps[r];
+    for (std::size_t at = 0; at < rep.samples.size(); at += options_.chunk_max_points) {
+      const std::size_t n = std::min(options_.chunk_max_points, rep.samples.size() - at);
+      const std::span<const Sample> part(rep.samples.data() + at, n);
+      encoded.push_back(std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part)));
+      writes.push_back(ChunkToWrite{ChunkMeta{rep.series, part.front().ts, part.back().ts, static_cast<std::uint32_t>(n), 0, 0},
+                                    std::span<const std::uint8_t>(*encoded.back())});
+      owner_of.push_back(r);
+    }
+    for (const ChunkRef* c : rep.copy) {
+      writes.push_back(ChunkToWrite{ChunkMeta{rep.series, c->tmin, c->tmax, c->count, 0, 0}, c->bytes});
+      owner_of.push_back(r);
+    }
+  }
+  std::shared_ptr<const MappedFile> mapped;
+  Manifest next = manifest_;
+  if (!writes.empty()) {
+    if (auto s = write_chunk_file(chunk_dir, file, writes); !s) return s;
+    auto m = MappedFile::open(chunk_file_path(chunk_dir, file));
+    if (!m) return m.error();
+    mapped = std::move(*m);
+    next.files[file];
+    next.next_file = file + 1;
+  }
+  for (const auto& rep : reps)
+    for (const ChunkRef* c : rep.old) next.files[c->file].insert(c->index);
+  // Files whose every chunk is deleted go away entirely.
+  std::vector<std::uint32_t> gone;
+  for (auto& [f, dead] : next.files) {
+    if (f == file && !writes.empty()) continue;
+    auto idx = read_chunk_index(chunk_dir, f);
+    if (idx && dead.size() >= idx->size()) gone.push_back(f);
+  }
+  for (auto f : gone) next.files.erase(f);
+  if (auto s = next.write(dir_ / "MANIFEST"); !s) return s;
+  manifest_ = std::move(next);
+  for (auto f : gone) {
+    std::error_code ec;
+    std::filesystem::remove(chunk_file_path(chunk_dir, f), ec);
+    std::filesystem::remove(chunk_index_path(chunk_dir, f), ec);
+  }
+  std::map<SeriesId, std::vector<ChunkRef>> added;
+  for (std::uint32_t i = 0; i < writes.size(); ++i) {
+    const auto& w = writes[i];
+    added[w.meta.series].push_back(ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count, precedence_of(file, i), file, i,
+                                            mapped, mapped->bytes().subspan(w.meta.offset, w.meta.length)});
+  }
+  for (const auto& rep : reps) {
+    auto& s = state(rep.series);
+    std::lock_guard lk(s.mu);
+    auto list = std::make_shared<std::vector<ChunkRef>>();
+    for (const auto& c : *s.chunks) {
+      const bool replaced = std::any_of(rep.old.begin(), rep.old.end(),
+                                        [&](const ChunkRef* o) { return o->file == c.file && o->index == c.index; });
+      if (!replaced) list->push_back(c);
+    }
+    for (auto& c : added[rep.series]) list->push_back(std::move(c));
+    added[rep.series].clear();
+    std::stable_sort(list->begin(), list->end(), [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
+    s.chunks = std::move(list);
+  }
+  return {};
+}
+
+Result<std::uint64_t> Store::delete_range(SeriesId series, Timestamp from, Timestamp to) {
+  std::lock_guard wl(write_mu_);
+  return delete_range_locked(series, from, to);
+}
+
+Result<std::uint64_t> Store::delete_range_locked(SeriesId series, Timestamp from, Timestamp to) {
+  if (series >= registry_->size()) return Error::of(errc::invalid_argument, "series id " + std::to_string(series) + " is not registered");
+  if (from > to) return Error::of(errc::invalid_argument, "delete range is empty (from after to)");
+  if (auto s = checkpoint_locked(); !s) return s.error();
+  const auto pinned = snapshot(series).chunks;
+  // The chunks touching the range, and (transitively) the chunks overlapping those.
+  std::vector<const ChunkRef*> group;
+  Timestamp lo = from, hi = to;
+  bool grew = true;
+  std::vector<bool> in(pinned->size(), false);
+  while (grew) {
+    grew = false;
+    for (std::size_t i = 0; i < pinned->size(); ++i) {
+      const auto& c = (*pinned)[i];
+      if (!in[i] && c.tmax >= lo && c.tmin <= hi) {
+        in[i] = true;
+        group.push_back(&c);
+        lo = std::min(lo, c.tmin);
+        hi = std::max(hi, c.tmax);
+        grew = true;
+      }
+    }
+  }
+  if (group.empty()) return std::uint64_t{0};
+  auto merged = merge_chunks(group);
+  if (!merged) return merged.error();
+  Replacement rep{series, group, {}, {}};
+  std::uint64_t deleted = 0;
+  for (const Sample& x : *merged) {
+    if (x.ts >= from && x.ts <= to) ++deleted;
+    else rep.samples.push_back(x);
+  }
+  std::vector<Replacement> reps{std::move(rep)};
+  if (auto s = replace_chunks(reps); !s) return s.error();
+  return deleted;
+}
+
+Result<std::uint64_t> Store::apply_retention() {
+  std::lock_guard wl(write_mu_);
+  const Timestamp now = clock_->now();
+  std::uint64_t deleted = 0;
+  for (const auto& rule : options_.retention) {
+    for (SeriesId id : select(rule.match)) {
+      auto n = delete_range_locked(id, kMinTimestamp, now - rule.keep);
+      if (!n) return n.error();
+      deleted += *n;
+    }
+  }
+  return deleted;
+}
+
+Status Store::compact() {
+  std::lock_guard wl(write_mu_);
+  if (auto s = checkpoint_locked(); !s) return s;
+  const std::size_t small = options_.chunk_max_points / 2;
+  std::vector<std::shared_ptr<const std::vector<ChunkRef>>> pins;
+  std::vector<Replacement> reps;
+  std::map<std::uint32_t, std::size_t> live_in_file;
+  for (SeriesId id = 0; id < registry_->size(); ++id) {
+    auto chunks = snapshot(id).chunks;
+    pins.push_back(chunks);
+    std::size_t n_small = 0;
+    bool overlap = false;
+    for (std::size_t i = 0; i < chunks->size(); ++i) {
+      if ((*chunks)[i].count < small) ++n_small;
+      if (i > 0 && (*chunks)[i].tmin <= (*chunks)[i - 1].tmax) overlap = true;
+    }
+    if (overlap || n_small >= 2) {
+      std::vector<const ChunkRef*> all;
+      for (const auto& c : *chunks) all.push_back(&c);
+      auto merged = merge_chunks(all);
+      if (!merged) return merged.error();
+      reps.push_back(Replacement{id, std::move(all), std::move(*merged), {}});
+    } else {
+      for (const auto& c : *chunks) ++live_in_file[c.file];
+    }
+  }
+  // Chunk files that are mostly deleted chunks: move their live chunks (as they are) too.
+  const auto chunk_dir = dir_ / "chunks";
+  std::set<std::uint32_t> sparse;
+  for (const auto& [f, dead] : manifest_.files) {
+    auto idx = read_chunk_index(chunk_dir, f);
+    if (idx && dead.size() * 2 > idx->size()) sparse.insert(f);
+  }
+  if (!sparse.empty()) {
+    for (SeriesId id = 0; id < pins.size(); ++id) {
+      if (std::any_of(reps.begin(), reps.end(), [&](const Replacement& r) { return r.series == id; })) continue;
+      Replacement rep{id, {}, {}, {}};
+      for (const auto& c : *pins[id]) {
+        if (sparse.count(c.file)) {
+          rep.old.push_back(&c);
+          rep.copy.push_back(&c);
+        }
+      }
+      if (!rep.old.empty()) reps.push_back(std::move(rep));
+    }
+  }
+  if (reps.empty()) return {};
+  return replace_chunks(reps);
+}
+
+SeriesSnapshot Store::snapshot(SeriesId series) const {
+  SeriesSnapshot snap;
+  snap.series = series;
+  const SeriesState* s = state_if(series);
+  if (!s) {
+    snap.chunks = std::make_shared<const std::vector<ChunkRef>>();
+    return snap;
+  }
+  std::lock_guard lk(s->mu);
+  snap.chunks = s->chunks;
+  snap.head = s->head;
+  return snap;
+}
+
+StoreStats Store::stats() const {
+  StoreStats st;
+  st.series = registry_->size();
+  for (SeriesId id = 0; id < st.series; ++id) {
+    const SeriesState* s = state_if(id);
+    if (!s) continue;
+    std::lock_guard lk(s->mu);
+    for (const auto& c : *s->chunks) {
+      st.points += c.count;
+      st.data_bytes += c.bytes.size();
+      ++st.chunks;
+    }
+    st.head_points += s->head.size();
+    st.points += s->head.size();
+  }
+  st.wal_bytes = wal_->bytes();
+  st.bytes_on_disk = directory_bytes(dir_);
+  return st;
+}
+
+}  // namespace strata::store

@@ -1,0 +1,169 @@
+#pragma once
+// Store: Strata's embedded time-series engine (see README.md in this folder for the on-disk
+// picture). One writer at a time appends (the shard workers of the server each call it under
+// the write lock); any number of readers query concurrently from snapshots (the series' sealed
+// chunks, shared and immutable, plus a copy of its head).
+//
+// Guarantees: an append returns only after its points are in the WAL under the fsync policy;
+// after a crash every acknowledged point is back; points older than the out-of-order window are
+// refused with a reason, never dropped silently; on equal timestamps the last write wins.
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "core/series_key.hpp"
+#include "core/types.hpp"
+#include "store/chunk_file.hpp"
+#include "store/selector.hpp"
+#include "store/series_registry.hpp"
+#include "store/wal.hpp"
+
+namespace strata::store {
+
+enum class errc { io = 1, corrupt, invalid_argument, locked };
+
+// Keep the points of the series a selector matches for `keep` (older ones are deleted).
+struct RetentionRule {
+  SeriesSelector match;
+  Timestamp keep = 0;
+};
+
+struct StoreOptions {
+  FsyncPolicy fsync = FsyncPolicy::interval;
+  Timestamp fsync_interval_us = 100'000;
+  Timestamp out_of_order_window_us = 3600 * kMicrosPerSecond;
+  std::size_t chunk_max_points = 8192;
+  std::uint64_t checkpoint_wal_bytes = 256ull << 20;  // seal everything when the WAL grows past this
+  std::vector<RetentionRule> retention;
+  const Clock* clock = nullptr;  // defaults to the system clock
+};
+
+// A sealed chunk as readers see it: immutable bytes kept alive by `owner`.
+struct ChunkRef {
+  Timestamp tmin = 0, tmax = 0;
+  std::uint32_t count = 0;
+  std::uint64_t precedence = 0;  // higher wins on equal timestamps
+  std::uint32_t file = 0;        // 0 while the chunk waits for the next checkpoint (in memory)
+  std::uint32_t index = 0;
+  std::shared_ptr<const void> owner;
+  std::span<const std::uint8_t> bytes;
+};
+
+// What a reader holds: consistent, immutable, free of locks.
+struct SeriesSnapshot {
+  SeriesId series = 0;
+  std::shared_ptr<const std::vector<ChunkRef>> chunks;  // sorted by tmin
+  std::vector<Sample> head;                              // sorted, newest writes
+};
+
+// Why a point was not stored.
+struct Refusal {
+  SeriesId series;
+  Timestamp ts;
+  std::string reason;
+};
+
+struct AppendResult {
+  std::size_t accepted = 0;
+  std::vector<Refusal> refused;
+};
+
+// Data the store found damaged at open and could not serve.
+struct LostRange {
+  std::optional<SeriesId> series;  // unknown when the damage hid which series it held
+  std::string series_name;
+  Timestamp from = kMinTimestamp, to = kMaxTimestamp;
+  std::uint64_t points = 0;  // 0 when unknown
+  std::string reason;
+};
+
+struct StoreStats {
+  std::size_t series = 0;
+  std::uint64_t points = 0;         // sealed and in heads
+  std::uint64_t chunks = 0;
+  std::uint64_t data_bytes = 0;     // compressed chunk payloads
+  std::uint64_t bytes_on_disk = 0;  // every file under the data directory
+  std::uint64_t wal_bytes = 0;
+  std::uint64_t head_points = 0;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // --- series
+  Result<SeriesId> resolve(const SeriesKey& key);
+  [[nodiscard]] std::optional<SeriesId> find(const SeriesKey& key) const;
+  [[nodiscard]] std::optional<SeriesKey> key(SeriesId id) const;
+  [[nodiscard]] std::vector<SeriesId> select(const SeriesSelector& selector) const;
+  [[nodiscard]] std::size_t series_count() const;
+
+  // --- writes (durable under the fsync policy when they return)
+  Result<AppendResult> append(SeriesId series, std::span<const Sample> samples);
+  Result<AppendResult> append(std::span<const Point> points);
+  Status sync();
+  // Seals every head into a chunk file, then drops the WAL: on return every point is in
+  // sealed, checksummed, fsynced chunk files.
+  Status checkpoint();
+  // Merges small and overlapping chunks of each series into full ones and rewrites files that
+  // are mostly deleted chunks.
+  Status compact();
+  // Deletes the points of `series` in [from, to]; returns how many.
+  Result<std::uint64_t> delete_range(SeriesId series, Timestamp from, Timestamp to);
+  // Applies the retention rules at the clock's now; returns the points deleted.
+  Result<std::uint64_t> apply_retention();
+
+  // --- reads
+  [[nodiscard]] SeriesSnapshot snapshot(SeriesId series) const;
+  [[nodiscard]] StoreStats stats() const;
+  [[nodiscard]] const std::vector<LostRange>& lost() const { return lost_; }
+  [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  struct SeriesState;
+  Store(std::filesystem::path dir, StoreOptions options);
+  SeriesState& state(SeriesId id);
+  const SeriesState* state_if(SeriesId id) const;
+  Status load_chunks();
+  void insert_head(SeriesState& s, std::span<const Sample> samples);
+  void seal_full_heads(SeriesState& s, SeriesId id);
+  std::string refusal_reason(const SeriesState& s, Timestamp ts) const;
+  Status checkpoint_locked();
+  // Chunks of one series to retire, and what replaces them: samples to encode anew and
+  // chunks to copy as they are. REQUIRES: write_mu_ held, no pending chunks (after a checkpoint).
+  struct Replacement {
+    SeriesId series;
+    std::vector<const ChunkRef*> old;
+    std::vector<Sample> samples;
+    std::vector<const ChunkRef*> copy;
+  };
+  Status replace_chunks(std::vector<Replacement>& reps);
+  Result<std::uint64_t> delete_range_locked(SeriesId series, Timestamp from, Timestamp to);
+
+  std::filesystem::path dir_;
+  StoreOptions options_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  int lock_fd_ = -1;
+  std::unique_ptr<SeriesRegistry> registry_;
+  std::unique_ptr<WriteAheadLog> wal_;
+  Manifest manifest_;
+  std::vector<LostRange> lost_;
+
+  mutable std::mutex write_mu_;  // one writer at a time; also orders checkpoints
+  mutable std::mutex states_mu_;
+  std::vector<std::unique_ptr<SeriesState>> states_;
+  std::uint64_t pending_counter_ = 0;
+};
+
+}  // namespace strata::store

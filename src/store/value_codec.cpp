@@ -1,0 +1,306 @@
+#include "store/value_codec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+
+namespace strata::store {
+namespace {
+
+constexpr unsigned kMaxExponent = 18;
+constexpr double kMantissaLimit = 9007199254740992.0;  // 2^53: mantissas stay exact doubles
+constexpr std::int64_t kMaxUlpCorrection = std::int64_t{1} << 24;
+
+constexpr std::array<double, kMaxExponent + 1> kPow10 = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+
+enum Predictor : unsigned { kLevel = 0, kDelta = 1, kDelta2 = 2, kEwma1 = 3, kEwma4 = 6, kPredictors = 7 };
+
+// The mantissa of v at exponent e, if v is exactly m / 10^e.
+bool exact_mantissa(double v, unsigned e, std::int64_t& m) {
+  const double scaled = v * kPow10[e];
+  if (!(std::fabs(scaled) < kMantissaLimit)) return false;
+  m = std::llround(scaled);
+  return double_bits(static_cast<double>(m) / kPow10[e]) == double_bits(v);
+}
+
+// The smallest exponent at which v is an exact decimal, or -1.
+int min_exponent(double v) {
+  std::int64_t m;
+  for (unsigned e = 0; e <= kMaxExponent; ++e) {
+    if (!std::isfinite(v) || std::fabs(v) * kPow10[e] >= kMantissaLimit) return -1;
+    if (exact_mantissa(v, e, m)) return static_cast<int>(e);
+  }
+  return -1;
+}
+
+unsigned bit_length(std::uint64_t v) { return 64 - static_cast<unsigned>(std::countl_zero(v)); }
+
+// Per point at exponent E: mantissa and correction symbol (0 exact, 1 raw, zigzag(ulps)+2).
+struct Mantissas {
+  std::vector<std::int64_t> m;
+  std::vector<std::uint64_t> corrections;
+  std::vector<std::uint64_t> raw;
+  std::uint64_t cost_proxy = 0;  // bits, roughly: delta residuals plus corrections
+};
+
+Mantissas mantissas_at(std::span<const double> values, unsigned e) {
+  Mantissas out;
+  out.m.resize(values.size());
+  out.corrections.resize(values.size());
+  std::int64_t prev = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    std::int64_t m;
+    std::uint64_t corr = 0;
+    if (exact_mantissa(v, e, m)) {
+      corr = 0;
+    } else if (std::isfinite(v) && std::fabs(v * kPow10[e]) < kMantissaLimit &&
+               !(v == 0 && std::signbit(v))) {
+      m = std::llround(v * kPow10[e]);
+      const double approx = static_cast<double>(m) / kPow10[e];
+      const std::int64_t delta = static_cast<std::int64_t>(double_bits(v)) -
+                                 static_cast<std::int64_t>(double_bits(approx));
+      if (std::signbit(approx) == std::signbit(v) && delta > -kMaxUlpCorrection && delta < kMaxUlpCorrection) {
+        corr = zigzag(delta) + 2;
+      } else {
+        corr = 1;
+      }
+    } else {
+      corr = 1;
+    }
+    if (corr == 1) {
+      m = prev;  // an exception repeats the previous mantissa: its residual costs nothing
+      out.raw.push_back(double_bits(v));
+    }
+    out.m[i] = m;
+    out.corrections[i] = corr;
+    out.cost_proxy += bit_length(zigzag(m - prev)) + 1 + (corr ? 8 + bit_length(corr) : 0) + (corr == 1 ? 64 : 0);
+    prev = m;
+  }
+  return out;
+}
+
+// The residuals of mantissas m[1..] under predictor p (m[0] is stored as is).
+void residuals(const std::vector<std::int64_t>& m, unsigned p, std::int64_t level, std::vector<std::uint64_t>& out) {
+  out.resize(m.empty() ? 0 : m.size() - 1);
+  if (m.size() < 2) return;
+  if (p == kLevel) {
+    for (std::size_t i = 1; i < m.size(); ++i) out[i - 1] = zigzag(m[i] - level);
+  } else if (p == kDelta) {
+    for (std::size_t i = 1; i < m.size(); ++i) out[i - 1] = zigzag(m[i] - m[i - 1]);
+  } else if (p == kDelta2) {
+    out[0] = zigzag(m[1] - m[0]);
+    for (std::size_t i = 2; i < m.size(); ++i) out[i - 1] = zigzag(m[i] - (2 * m[i - 1] - m[i - 2]));
+  } else {
+    const unsigned k = p - kEwma1 + 1;
+    std::int64_t s = m[0] * 256;
+    for (std::size_t i = 1; i < m.size(); ++i) {
+      const std::int64_t pred = (s + 128) >> 8;
+      out[i - 1] = zigzag(m[i] - pred);
+      s += ((m[i] * 256) - s) >> k;
+    }
+  }
+}
+
+std::uint64_t proxy_bits(const std::vector<std::uint64_t>& r) {
+  std::uint64_t b = 0;
+  for (std::uint64_t z : r) b += bit_length(z);
+  return b;
+}
+
+}  // namespace
+
+bool encode_decimal(std::span<const double> values, std::vector<std::uint8_t>& out) {
+  if (values.empty()) return false;
+  // Candidate exponents: those at which a sample of the values become exact.
+  std::array<std::uint32_t, kMaxExponent + 2> seen{};
+  const std::size_t step = std::max<std::size_t>(1, values.size() / 256);
+  std::size_t sampled = 0;
+  for (std::size_t i = 0; i < values.size(); i += step, ++sampled) {
+    const int e = min_exponent(values[i]);
+    ++seen[e < 0 ? kMaxExponent + 1 : static_cast<unsigned>(e)];
+  }
+  if (seen[kMaxExponent + 1] == sampled) return false;  // nothing decimal here
+  // Try the exponents that cover a sizeable share, plus the one that covers all decimals.
+  std::vector<unsigned> candidates;
+  unsigned max_e = 0;
+  std::uint32_t covered = 0;
+  for (unsigned e = 0; e <= kMaxExponent; ++e) {
+    covered += seen[e];
+    if (seen[e]) max_e = e;
+    if (seen[e] && (seen[e] * 20 >= sampled || covered * 2 >= sampled)) candidates.push_back(e);
+  }
+  if (candidates.empty() || candidates.back() != max_e) candidates.push_back(max_e);
+  if (candidates.size() > 4) candidates.erase(candidates.begin() + 3, candidates.end() - 1);
+
+  Mantissas best;
+  unsigned best_e = 0;
+  bool have = false;
+  for (unsigned e : candidates) {
+    Mantissas c = mantissas_at(values, e);
+    if (!have || c.cost_proxy < best.cost_proxy) {
+      best = std::move(c);
+      best_e = e;
+      have = true;
+    }
+  }
+  if (best.raw.size() * 2 > values.size()) return false;  // mostly exceptions: not decimal data
+
+  // Predictor: shortlist two by a bit-length proxy, then pick by the entropy estimate.
+  std::int64_t level = 0;
+  {
+    long double sum = 0;
+    for (std::int64_t m : best.m) sum += static_cast<long double>(m);
+    level = std::llround(static_cast<double>(sum / static_cast<long double>(best.m.size())));
+  }
+  std::vector<std::uint64_t> r;
+  std::array<std::uint64_t, kPredictors> proxy{};
+  for (unsigned p = 0; p < kPredictors; ++p) {
+    residuals(best.m, p, level, r);
+    proxy[p] = proxy_bits(r);
+  }
+  std::array<unsigned, kPredictors> order{};
+  for (unsigned p = 0; p < kPredictors; ++p) order[p] = p;
+  std::sort(order.begin(), order.end(), [&](unsigned a, unsigned b) { return proxy[a] < proxy[b]; });
+  unsigned predictor = order[0];
+  std::vector<std::uint64_t> r_best;
+  residuals(best.m, order[0], level, r_best);
+  if (best.m.size() > 16) {
+    residuals(best.m, order[1], level, r);
+    if (estimate_residual_bits(r) < estimate_residual_bits(r_best)) {
+      predictor = order[1];
+      r_best.swap(r);
+    }
+  }
+
+  ByteWriter w(out);
+  w.u8(static_cast<std::uint8_t>(best_e));
+  w.u8(static_cast<std::uint8_t>(predictor));
+  w.svarint(level);
+  w.svarint(best.m[0]);
+  encode_residuals(r_best, out);
+  encode_residuals(best.corrections, out);
+  w.varint(best.raw.size());
+  for (std::uint64_t b : best.raw) w.u64(b);
+  return true;
+}
+
+bool DecimalDecoder::open(ByteReader& in, std::size_t count) {
+  exponent_ = in.u8();
+  predictor_ = in.u8();
+  level_ = in.svarint();
+  m1_ = in.svarint();
+  if (exponent_ > kMaxExponent || predictor_ >= kPredictors) return false;
+  if (!residuals_.open(in) || !corrections_.open(in)) return false;
+  const std::uint64_t n_raw = in.varint();
+  if (n_raw > count) return false;
+  raw_ = ByteReader(in.bytes(n_raw * 8));
+  index_ = 0;
+  return !in.failed();
+}
+
+double DecimalDecoder::next() {
+  std::int64_t m;
+  if (index_ == 0) {
+    m = m1_;
+    ewma_ = m * 256;
+    m2_ = m;
+  } else {
+    const std::int64_t r = unzigzag(residuals_.next());
+    std::int64_t pred;
+    switch (predictor_) {
+      case kLevel: pred = level_; break;
+      case kDelta: pred = m1_; break;
+      case kDelta2: pred = index_ == 1 ? m1_ : 2 * m1_ - m2_; break;
+      default: pred = (ewma_ + 128) >> 8; break;
+    }
+    // Wrapping arithmetic: corrupt input must not be undefined behaviour.
+    m = static_cast<std::int64_t>(static_cast<std::uint64_t>(pred) + static_cast<std::uint64_t>(r));
+    if (m >= (std::int64_t{1} << 53) || m <= -(std::int64_t{1} << 53)) {
+      failed_ = true;
+      m = 0;
+    }
+    if (predictor_ >= kEwma1) ewma_ += ((m * 256) - ewma_) >> (predictor_ - kEwma1 + 1);
+    m2_ = m1_;
+    m1_ = m;
+  }
+  ++index_;
+  const std::uint64_t corr = corrections_.next();
+  const double approx = static_cast<double>(m) / kPow10[exponent_];
+  if (corr == 0) return approx;
+  if (corr == 1) return bits_double(raw_.u64());
+  const std::int64_t delta = unzigzag(corr - 2);
+  if (delta <= -kMaxUlpCorrection || delta >= kMaxUlpCorrection) failed_ = true;
+  return bits_double(static_cast<std::uint64_t>(static_cast<std::int64_t>(double_bits(approx)) +
+                                                (failed_ ? 0 : delta)));
+}
+
+void encode_gorilla(std::span<const double> values, std::vector<std::uint8_t>& out) {
+  std::vector<std::uint8_t> bits;
+  BitWriter bw(bits);
+  std::uint64_t prev = 0;
+  unsigned lead = 64, sig = 0;  // the current window; lead 64 = none yet
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::uint64_t b = double_bits(values[i]);
+    if (i == 0) {
+      bw.put(b, 64);
+      prev = b;
+      continue;
+    }
+    const std::uint64_t x = b ^ prev;
+    prev = b;
+    if (x == 0) {
+      bw.bit(false);
+      continue;
+    }
+    bw.bit(true);
+    const unsigned l = std::min(31u, static_cast<unsigned>(std::countl_zero(x)));
+    const unsigned t = static_cast<unsigned>(std::countr_zero(x));
+    if (lead != 64 && l >= lead && t >= 64 - lead - sig) {
+      bw.bit(false);
+      bw.put(x >> (64 - lead - sig), sig);
+    } else {
+      lead = l;
+      sig = 64 - l - t;
+      bw.bit(true);
+      bw.put(lead, 5);
+      bw.put(sig - 1, 6);
+      bw.put(x >> t, sig);
+    }
+  }
+  bw.finish();
+  ByteWriter w(out);
+  w.varint(bits.size());
+  w.bytes(bits);
+}
+
+bool GorillaDecoder::open(ByteReader& in, std::size_t /*count*/) {
+  bits_ = BitReader(in.bytes(in.varint()));
+  first_ = true;
+  lead_ = 64;
+  return !in.failed();
+}
+
+double GorillaDecoder::next() {
+  if (first_) {
+    first_ = false;
+    prev_ = bits_.get(64);
+    return bits_double(prev_);
+  }
+  if (bits_.bit()) {
+    if (bits_.bit()) {
+      lead_ = static_cast<unsigned>(bits_.get(5));
+      sig_ = static_cast<unsigned>(bits_.get(6)) + 1;
+      if (lead_ + sig_ > 64) sig_ = 64 - lead_;
+    } else if (lead_ == 64) {
+      return bits_double(prev_);  // corrupt: a window reuse before any window
+    }
+    const std::uint64_t x = bits_.get(sig_) << (64 - lead_ - sig_);
+    prev_ ^= x;
+  }
+  return bits_double(prev_);
+}
+
+}  // namespace strata::store

@@ -1,0 +1,67 @@
+#pragma once
+// The two value codecs a sealed chunk chooses between (per chunk, by size):
+//
+// DecimalCodec — for readings that are short decimals (most sensor data). Each double v becomes
+//   an integer mantissa m with v == m / 10^E bit for bit (E chosen per chunk, 0..18). The
+//   mantissas are predicted (per chunk, the best of: level, delta, second delta, or an integer
+//   EWMA with gain 1/2..1/16) and the zigzagged residuals go to the ResidualCodec. Values that are
+//   a few ulps off a short decimal (51.846000000000004, the residue of float arithmetic) keep the
+//   short mantissa plus an ulp correction; values with no decimal form (NaN, ±inf, -0.0, huge or
+//   long ones) are exceptions stored raw. Every double comes back with the same bits.
+//   Layout: u8 E, u8 predictor, zz-varint level, zz-varint m0,
+//           residual block (count−1 mantissa residuals), residual block (count corrections:
+//           0 exact, 1 raw exception, zigzag(ulp delta)+2), varint n_raw, n_raw × u64.
+//
+// GorillaCodec — XOR of consecutive doubles with leading/trailing-zero windows (Pelkonen et al.,
+//   "Gorilla", VLDB 2015), for chunks of arbitrary doubles. Layout: varint n_bytes, bit stream.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "store/byte_io.hpp"
+#include "store/residual_codec.hpp"
+
+namespace strata::store {
+
+enum class ValueCodec : std::uint8_t { decimal = 0, gorilla = 1 };
+
+// Appends the decimal encoding of `values` to out; false (out unchanged) when it does not apply.
+bool encode_decimal(std::span<const double> values, std::vector<std::uint8_t>& out);
+void encode_gorilla(std::span<const double> values, std::vector<std::uint8_t>& out);
+
+// Streams the values of a decimal-coded chunk.
+class DecimalDecoder {
+ public:
+  bool open(ByteReader& in, std::size_t count);
+  double next();
+  [[nodiscard]] bool failed() const { return failed_ || residuals_.failed() || corrections_.failed(); }
+
+ private:
+  unsigned exponent_ = 0;
+  unsigned predictor_ = 0;
+  std::int64_t level_ = 0;
+  std::int64_t m1_ = 0, m2_ = 0;  // the previous two mantissas
+  std::int64_t ewma_ = 0;         // EWMA state, 8 fractional bits
+  std::size_t index_ = 0;
+  ResidualDecoder residuals_;
+  ResidualDecoder corrections_;
+  ByteReader raw_;
+  bool failed_ = false;
+};
+
+// Streams the values of a Gorilla-coded chunk.
+class GorillaDecoder {
+ public:
+  bool open(ByteReader& in, std::size_t count);
+  double next();
+  [[nodiscard]] bool failed() const { return bits_.failed(); }
+
+ private:
+  BitReader bits_;
+  std::uint64_t prev_ = 0;
+  unsigned lead_ = 0, sig_ = 0;
+  bool first_ = true;
+};
+
+}  // namespace strata::store
