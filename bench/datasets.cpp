@@ -44,6 +44,18 @@ std::uint64_t Dataset::points() const {
   return n;
 }
 
+std::uint64_t Dataset::distinct_points() const {
+  std::uint64_t n = 0;
+  std::vector<Timestamp> times;
+  for (const auto& s : series) {
+    times.clear();
+    for (const auto& sample : s.samples) times.push_back(sample.ts);
+    std::sort(times.begin(), times.end());
+    n += static_cast<std::uint64_t>(std::unique(times.begin(), times.end()) - times.begin());
+  }
+  return n;
+}
+
 std::pair<Timestamp, Timestamp> Dataset::time_span() const {
   Timestamp lo = kMaxTimestamp;
   Timestamp hi = kMinTimestamp;

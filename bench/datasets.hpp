@@ -5,7 +5,8 @@
 // - synthetic: 1000 industrial sensors of 7 kinds, one reading a second for 10,000 s from
 //   2024-01-01T00:00:00Z, written at sensor precision (short decimals), deterministic for a seed.
 // - nab: the 58 real and artificial series of the Numenta Anomaly Benchmark
-//   (../shared/datasets/nab/data), 365,558 points, values bit-exact as in the CSV files.
+//   (../shared/datasets/nab/data), 365,558 points (365,509 distinct series and timestamp), values
+//   bit-exact as in the CSV files.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -42,6 +43,11 @@ struct Dataset {
   std::vector<SeriesData> series;
 
   [[nodiscard]] std::uint64_t points() const;
+  // Points with a distinct (series, timestamp): what a store holds that keeps one value per series
+  // and instant (InfluxDB: a later write replaces the earlier one). NAB repeats 49 timestamps
+  // within a file (e.g. 12 in machine_temperature_system_failure on 2014-01-07 02:00–02:55, and the
+  // two 2011-08-24 12:00:01 rows of exchange-2), so it has 365,509 distinct of 365,558 points.
+  [[nodiscard]] std::uint64_t distinct_points() const;
   // Earliest and latest timestamp over all series ({0, 0} when there are no points).
   [[nodiscard]] std::pair<Timestamp, Timestamp> time_span() const;
 };

@@ -54,6 +54,7 @@ class InfluxDb final : public Peer {
                         std::string_view precision) override;
   Result<PeerDiskUsage> settle_and_measure() override;
   Result<std::uint64_t> count_points() override;
+  [[nodiscard]] bool replaces_same_timestamp() const override { return true; }  // last write wins
   Result<QueryTiming> aggregate_query(Timestamp from, Timestamp to, int repeats) override;
 
  private:

@@ -94,6 +94,10 @@ class Peer {
 
   // How many points the peer holds, over all series and all time (to prove nothing was lost).
   virtual Result<std::uint64_t> count_points() = 0;
+  // Whether a point with the series and timestamp of one already held replaces it (InfluxDB)
+  // rather than being kept beside it (VictoriaMetrics without -dedup.minScrapeInterval). If so,
+  // count_points() should equal Dataset::distinct_points(), otherwise Dataset::points().
+  [[nodiscard]] virtual bool replaces_same_timestamp() const = 0;
 
   // For every series, avg and max in 1-minute buckets over [from, to), `repeats` times in a row.
   // from and to must be whole minutes (both peers then cut identical buckets); ranges longer than

@@ -67,11 +67,15 @@ void write_errno(int fd, int err) {
 
 Result<ScratchDir> ScratchDir::create(const std::filesystem::path& parent, std::string_view prefix) {
   std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
+  // Absolute, because the peer runs with its scratch directory as working directory.
+  const std::filesystem::path base = std::filesystem::absolute(parent, ec);
+  if (ec)
+    return Error::of(PeerErrc::spawn, "cannot resolve '" + parent.string() + "': " + ec.message());
+  std::filesystem::create_directories(base, ec);
   if (ec)
     return Error::of(PeerErrc::spawn,
-                     "cannot create work directory '" + parent.string() + "': " + ec.message());
-  std::string pattern = (parent / (std::string(prefix) + "XXXXXX")).string();
+                     "cannot create work directory '" + base.string() + "': " + ec.message());
+  std::string pattern = (base / (std::string(prefix) + "XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr)
     return Error::of(PeerErrc::spawn, "cannot create a scratch directory under '" +
                                           parent.string() + "': " + errno_text(errno));

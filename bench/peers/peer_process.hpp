@@ -23,7 +23,7 @@ struct QueryTiming;
 // A directory made with mkdtemp under a parent; removed with everything in it when destroyed.
 class ScratchDir {
  public:
-  // Makes parent (and its parents) if needed, then parent/<prefix>XXXXXX.
+  // Makes parent (and its parents) if needed, then parent/<prefix>XXXXXX; path() is absolute.
   static Result<ScratchDir> create(const std::filesystem::path& parent, std::string_view prefix);
 
   ScratchDir(ScratchDir&& other) noexcept;

@@ -59,8 +59,20 @@ VictoriaMetrics::VictoriaMetrics(ScratchDir scratch, PeerProcess process, HttpCl
       http_(std::move(http)),
       base_url_(std::move(base_url)),
       options_(std::move(options)) {
-  const std::string version = debian_package_version("victoria-metrics");
-  name_ = "VictoriaMetrics " + (version.empty() ? std::string("(version unknown)") : version);
+  // VM 1.79 as packaged by Debian reports no version of its own (-version and vm_app_version are
+  // empty), so the package's is used when the package's binary runs.
+  const std::string version =
+      options_.program.empty() ? debian_package_version("victoria-metrics") : std::string();
+  name_ = "VictoriaMetrics ";
+  if (!version.empty()) {
+    name_ += version;
+  } else if (options_.program.empty()) {
+    name_ += "(version unknown)";
+  } else {
+    name_ += '(';
+    name_ += options_.program.string();
+    name_ += ')';
+  }
 }
 
 Result<std::unique_ptr<VictoriaMetrics>> VictoriaMetrics::create(const fs::path& work_dir,

@@ -64,4 +64,8 @@ std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t seed) {
   return ~crc;
 }
 
+std::uint32_t crc32c_portable(const void* data, std::size_t size, std::uint32_t seed) {
+  return ~crc_table(static_cast<const unsigned char*>(data), size, ~seed);
+}
+
 }  // namespace strata

@@ -52,6 +52,10 @@ std::optional<Timestamp> parse_iso8601(std::string_view s) {
       !digits(s, 8, 2, d))
     return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+  // The day must exist in that month (2019-02-29 and 2021-04-31 are not dates).
+  const bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+  constexpr int kDaysIn[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (d > kDaysIn[mo - 1] + (mo == 2 && leap ? 1 : 0)) return std::nullopt;
   std::size_t p = 10;
   Timestamp frac = 0;
   if (p < s.size() && (s[p] == 'T' || s[p] == ' ' || s[p] == 't')) {
@@ -83,11 +87,13 @@ std::optional<Timestamp> parse_iso8601(std::string_view s) {
       int oh, om = 0;
       if (!digits(s, p + 1, 2, oh)) return std::nullopt;
       std::size_t q = p + 3;
-      if (q < s.size() && s[q] == ':') ++q;
-      if (q < s.size()) {
+      const bool colon = q < s.size() && s[q] == ':';
+      if (colon) ++q;
+      if (q < s.size() || colon) {  // "+02:" needs its minutes
         if (!digits(s, q, 2, om)) return std::nullopt;
         q += 2;
       }
+      if (oh > 23 || om > 59) return std::nullopt;
       offset = (oh * 3600LL + om * 60LL) * kMicrosPerSecond * (s[p] == '-' ? -1 : 1);
       p = q;
     }

@@ -132,7 +132,9 @@ std::string parse_epoch(std::string_view s, EpochUnit unit, Timestamp& out) {
     for (int k = 0; k < digits; ++k) scale *= 10;
     std::int64_t part = 0;
     for (int k = 0; k < digits; ++k)
-      part = part * 10 + (static_cast<std::size_t>(k) < frac.size() ? frac[static_cast<std::size_t>(k)] - '0' : 0);
+      part =
+          part * 10 +
+          (static_cast<std::size_t>(k) < frac.size() ? frac[static_cast<std::size_t>(k)] - '0' : 0);
     if (frac.size() > static_cast<std::size_t>(digits))
       remainder = frac.substr(static_cast<std::size_t>(digits)).find_first_not_of('0') !=
                   std::string_view::npos;
@@ -288,7 +290,6 @@ class CsvReader::RowParser {
             s = stop + 2;
             continue;
           }
-          if (stop + 1 == end_ && !final_) break;  // a "" may be cut in two
           close = stop;
           break;
         }
@@ -343,15 +344,17 @@ class CsvReader::RowParser {
     const std::string where = "line " + std::to_string(row_line_) + " (header): ";
     if (names.size() < 2) {
       r_.header_error_ = Error::of(
-          errc::bad_header, where + "no metric column; the header names the time column, then one "
-                                    "column per metric (e.g. timestamp,value)");
+          errc::bad_header, where +
+                                "no metric column; the header names the time column, then one "
+                                "column per metric (e.g. timestamp,value)");
       return Outcome::fatal;
     }
     std::unordered_map<std::string_view, std::size_t> seen;
     for (std::size_t i = 1; i < names.size(); ++i) {
       if (names[i].empty()) {
-        r_.header_error_ = Error::of(errc::bad_header, where + "column " + std::to_string(i + 1) +
-                                                           " has no name; name every metric column");
+        r_.header_error_ =
+            Error::of(errc::bad_header, where + "column " + std::to_string(i + 1) +
+                                            " has no name; name every metric column");
         return Outcome::fatal;
       }
       if (const auto [it, fresh] = seen.emplace(names[i], i); !fresh) {
@@ -425,11 +428,11 @@ class CsvReader::RowParser {
   bool skip_tab_ = true;
   const char* text_begin_ = nullptr;
   const char* end_ = nullptr;
-  std::size_t row_line_ = 0;           // line where the row starts
-  std::size_t line_ = 0;               // line being read (a quoted cell may span lines)
-  const char* line_start_ = nullptr;   // first byte of line_
-  const char* next_ = nullptr;         // set by a finished row: where the next one starts
-  std::size_t row_lines_ = 0;          // set by a finished row: physical lines it took
+  std::size_t row_line_ = 0;          // line where the row starts
+  std::size_t line_ = 0;              // line being read (a quoted cell may span lines)
+  const char* line_start_ = nullptr;  // first byte of line_
+  const char* next_ = nullptr;        // set by a finished row: where the next one starts
+  std::size_t row_lines_ = 0;         // set by a finished row: physical lines it took
 };
 
 std::optional<EpochUnit> parse_epoch_unit(std::string_view text) {
@@ -443,8 +446,9 @@ std::optional<EpochUnit> parse_epoch_unit(std::string_view text) {
 
 CsvReader::CsvReader(const CsvOptions& options, CsvSink& sink) : options_(options), sink_(sink) {
   if (!usable_delimiter(options.delimiter))
-    header_error_ = Error::of(errc::syntax, "a quote, space or line end cannot be the CSV "
-                                            "delimiter; use ',', ';' or a tab");
+    header_error_ = Error::of(errc::syntax,
+                              "a quote, space or line end cannot be the CSV "
+                              "delimiter; use ',', ';' or a tab");
 }
 
 CsvReader::~CsvReader() = default;
@@ -508,10 +512,10 @@ void CsvReader::refuse_overlong_record() {
   }
   if (end_ - begin_ <= options_.max_record_bytes) return;
   if (columns_.empty()) {
-    header_error_ = Error::of(errc::bad_header, "line " + std::to_string(next_line_) +
-                                                    " (header): longer than " +
-                                                    std::to_string(options_.max_record_bytes) +
-                                                    " bytes without a line end");
+    header_error_ =
+        Error::of(errc::bad_header,
+                  "line " + std::to_string(next_line_) + " (header): longer than " +
+                      std::to_string(options_.max_record_bytes) + " bytes without a line end");
     return;
   }
   ++rows_;
@@ -532,8 +536,9 @@ Status CsvReader::finish() {
   }
   begin_ = end_ = 0;
   if (columns_.empty()) {
-    header_error_ = Error::of(errc::bad_header, "no header row; the first line names the columns: "
-                                                "the time column, then one per metric");
+    header_error_ = Error::of(errc::bad_header,
+                              "no header row; the first line names the columns: "
+                              "the time column, then one per metric");
     return *header_error_;
   }
   return {};

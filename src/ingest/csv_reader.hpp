@@ -57,7 +57,7 @@ class CsvSink {
   virtual ~CsvSink() = default;
   // Once, when the header row has been read: the column names, [0] being the time column.
   virtual void header(std::span<const std::string> columns) { (void)columns; }
-  // One reading: column indexes header()'s names (1 or more; 0 is the time column). value is finite.
+  // One reading: column indexes header()'s names (1 and up; 0 is the time column); finite value.
   virtual void point(std::size_t column, Timestamp ts, double value) = 0;
   // line_no is 1-based; reason is the whole message a user sees, starting with "line N".
   virtual void refuse(std::size_t line_no, std::string_view reason) = 0;

@@ -131,10 +131,14 @@ std::string shown(std::string_view s) {
 
 std::string_view precision_name(Precision p) {
   switch (p) {
-    case Precision::ns: return "ns";
-    case Precision::us: return "us";
-    case Precision::ms: return "ms";
-    case Precision::s: return "s";
+    case Precision::ns:
+      return "ns";
+    case Precision::us:
+      return "us";
+    case Precision::ms:
+      return "ms";
+    case Precision::s:
+      return "s";
   }
   return "?";
 }
@@ -143,7 +147,7 @@ std::string_view precision_name(Precision p) {
 bool to_micros(std::int64_t v, Precision p, Timestamp& out) {
   switch (p) {
     case Precision::ns:
-      out = v / 1000;  // floor: -1 ns is in the µs before the epoch
+      out = v / 1000 - (v % 1000 < 0 ? 1 : 0);  // floor: -1 ns is in the µs before the epoch
       return true;
     case Precision::us:
       out = v;
@@ -222,8 +226,10 @@ class FieldBuffer {
     spill_.clear();
   }
   void push(const PendingField& f) {
-    if (n_ < kInline) inline_[n_] = f;
-    else spill_.push_back(f);
+    if (n_ < kInline)
+      inline_[n_] = f;
+    else
+      spill_.push_back(f);
     ++n_;
   }
   [[nodiscard]] std::size_t size() const { return n_; }
@@ -302,7 +308,7 @@ class Parser {
     const char* q = p;
     while (q < end_ && (*q == ' ' || *q == '\t')) ++q;
     if (is_eol(q, end_)) return finish_line(q);  // blank line
-    if (*q == '#') return skip_line(q);           // comment
+    if (*q == '#') return skip_line(q);          // comment
 
     // Series: measurement, then ",key=value" tags.
     const char* const series_begin = q;
@@ -364,8 +370,8 @@ class Parser {
       } else {
         const char* const t_end = scan_token(v, end_);
         double value = 0;
-        if (const std::string why = value_of(std::string_view(v, static_cast<std::size_t>(t_end - v)),
-                                             key, value);
+        if (const std::string why =
+                value_of(std::string_view(v, static_cast<std::size_t>(t_end - v)), key, value);
             !why.empty())
           return fail(v, why);
         fields_.push({key, value, false, 0, 0});
@@ -402,7 +408,8 @@ class Parser {
                            "check the precision");
       q = t_end;
       while (q < end_ && *q == ' ') ++q;
-      if (!is_eol(q, end_)) return fail(q, "unexpected text after the timestamp; a line ends there");
+      if (!is_eol(q, end_))
+        return fail(q, "unexpected text after the timestamp; a line ends there");
     }
     if (finish_line(q) == Outcome::incomplete) return Outcome::incomplete;
 
@@ -450,10 +457,13 @@ class Parser {
           return "unsigned " + shown(t) + " of field '" + shown(key) + "' does not fit in 64 bits";
       } else if (sign_ok) {
         switch (parse_double(t, out)) {
-          case NumberStatus::ok: return {};
+          case NumberStatus::ok:
+            return {};
           case NumberStatus::out_of_range:
-            return "number " + shown(t) + " of field '" + shown(key) + "' is beyond the range of a double";
-          case NumberStatus::invalid: break;
+            return "number " + shown(t) + " of field '" + shown(key) +
+                   "' is beyond the range of a double";
+          case NumberStatus::invalid:
+            break;
         }
       }
       return "invalid number '" + shown(t) + "' for field '" + shown(key) +
@@ -472,11 +482,11 @@ class Parser {
   LineProtocolSink& sink_;
   const bool final_;
   const char* end_ = nullptr;
-  std::size_t record_line_ = 0;        // line where the record starts
-  std::size_t line_ = 0;               // line being read (a string value may span lines)
-  const char* line_start_ = nullptr;   // first byte of line_
-  const char* next_ = nullptr;         // set by a finished record: where the next one starts
-  std::size_t record_lines_ = 0;       // set by a finished record: physical lines it took
+  std::size_t record_line_ = 0;       // line where the record starts
+  std::size_t line_ = 0;              // line being read (a string value may span lines)
+  const char* line_start_ = nullptr;  // first byte of line_
+  const char* next_ = nullptr;        // set by a finished record: where the next one starts
+  std::size_t record_lines_ = 0;      // set by a finished record: physical lines it took
   FieldBuffer fields_;
 };
 
@@ -503,7 +513,8 @@ Result<SeriesKey> series_key_for(std::string_view series_text, std::string_view 
   const char* const end = p + series_text.size();
   const char* m_end = scan_name<false, false>(p, end);
   if (m_end == p) return bad("expected a measurement name");
-  const std::string measurement = unescape_name(std::string_view(p, static_cast<std::size_t>(m_end - p)));
+  const std::string measurement =
+      unescape_name(std::string_view(p, static_cast<std::size_t>(m_end - p)));
   SeriesKey key;
   bool has_device = false;
   p = m_end;
@@ -610,8 +621,9 @@ void LineProtocolStream::finish() {
     ++next_line_;
     skipping_ = false;
   } else {
-    const Progress done = Parser(options_, sink_, true)
-                              .run(std::string_view(buf_.get() + begin_, end_ - begin_), next_line_);
+    const Progress done =
+        Parser(options_, sink_, true)
+            .run(std::string_view(buf_.get() + begin_, end_ - begin_), next_line_);
     next_line_ += done.lines;
   }
   begin_ = end_ = 0;

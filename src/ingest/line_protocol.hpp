@@ -1,8 +1,8 @@
 #pragma once
-// InfluxDB line protocol (1.x and 2.x) decoder: text in, (series text, field, timestamp, value) out.
-// The import path (`strata import FILE`, the HTTP /write endpoint) runs it at millions of points per
-// second on one core, so it allocates nothing per point: names reach the sink as views into the
-// input, numbers are read with std::from_chars (correctly rounded, bit-exact to strtod).
+// InfluxDB line protocol (1.x and 2.x) decoder: text in, (series text, field, timestamp, value)
+// out. The import path (`strata import FILE`, the HTTP /write endpoint) runs it at millions of
+// points per second on one core, so it allocates nothing per point: names reach the sink as views
+// into the input, numbers are read with std::from_chars (correctly rounded, bit-exact to strtod).
 //
 // Grammar, as accepted here (one record a line; src/ingest/README.md has the long version):
 //
@@ -20,8 +20,9 @@
 //   (InfluxDB refuses those too). integer `-12i` is int64, unsigned `12u` is uint64; both become
 //   doubles (exact up to 2^53). Booleans t T true True TRUE f F false False FALSE become 1.0 / 0.0.
 //   Strings are refused per field (the rest of the line is kept): Strata stores numeric series.
-// - timestamp: an int64 in the configured precision, converted to µs (ns by floor division: Strata's
-//   resolution is 1 µs). Absent → LineProtocolOptions::default_time. Overflow → the line is refused.
+// - timestamp: an int64 in the configured precision, converted to µs (ns by floor division,
+//   Strata's resolution being 1 µs). Absent → LineProtocolOptions::default_time. Overflow → the
+//   line is refused.
 // - A line with a syntax error is refused whole; parsing resumes at the next '\n'.
 #include <cstddef>
 #include <cstdio>
@@ -39,9 +40,9 @@ namespace strata::ingest {
 
 // Error codes of the ingest module (Error::code of the Results below).
 enum class errc {
-  syntax = 1,      // the text does not follow the format
-  bad_header,      // CSV: the header row is missing or unusable (the whole file is refused)
-  io,              // a file could not be opened or read
+  syntax = 1,  // the text does not follow the format
+  bad_header,  // CSV: the header row is missing or unusable (the whole file is refused)
+  io,          // a file could not be opened or read
 };
 
 // Unit of the timestamps in a line-protocol text (InfluxDB's `precision` parameter).
@@ -84,7 +85,8 @@ std::size_t parse_line_protocol(std::string_view text, const LineProtocolOptions
 //    is present) the measurement if the field key is "value", else "<measurement>_<field>";
 //  - every other tag stays a tag (unescaped), sorted by key (SeriesKey::normalise()).
 // Names are unescaped. errc::syntax when series_text or field is not what the parser hands out.
-[[nodiscard]] Result<SeriesKey> series_key_for(std::string_view series_text, std::string_view field);
+[[nodiscard]] Result<SeriesKey> series_key_for(std::string_view series_text,
+                                               std::string_view field);
 
 // Parses a text that arrives in pieces (a file read in blocks, an HTTP body), carrying a record cut
 // at a block boundary over to the next block. Emits exactly what parse_line_protocol would emit on
@@ -128,13 +130,11 @@ inline constexpr std::size_t kImportBlockBytes = std::size_t{4} << 20;
 // Parses a whole file (or stdin, via the FILE* form) in blocks of block_bytes with a
 // LineProtocolStream. Returns the number of lines read, or errc::io when the file cannot be opened
 // or read (points before the failure have been delivered).
-[[nodiscard]] Result<std::size_t> parse_line_protocol_file(const std::filesystem::path& path,
-                                                           const LineProtocolOptions& options,
-                                                           LineProtocolSink& sink,
-                                                           std::size_t block_bytes = kImportBlockBytes);
-[[nodiscard]] Result<std::size_t> parse_line_protocol_file(std::FILE* file,
-                                                           const LineProtocolOptions& options,
-                                                           LineProtocolSink& sink,
-                                                           std::size_t block_bytes = kImportBlockBytes);
+[[nodiscard]] Result<std::size_t> parse_line_protocol_file(
+    const std::filesystem::path& path, const LineProtocolOptions& options, LineProtocolSink& sink,
+    std::size_t block_bytes = kImportBlockBytes);
+[[nodiscard]] Result<std::size_t> parse_line_protocol_file(
+    std::FILE* file, const LineProtocolOptions& options, LineProtocolSink& sink,
+    std::size_t block_bytes = kImportBlockBytes);
 
 }  // namespace strata::ingest

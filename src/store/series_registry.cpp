@@ -106,10 +106,17 @@ Result<SeriesId> SeriesRegistry::resolve(SeriesKey key) {
   std::memcpy(rec.data(), &len, 4);
   std::memcpy(rec.data() + 4, &crc, 4);
   if (auto s = write_all(fd_, rec.data(), rec.size(), file_); !s) return s.error();
-  if (auto s = sync_fd(fd_, file_); !s) return s.error();
+  dirty_ = true;
   index(id, key);
   keys_.push_back(std::move(key));
   return id;
+}
+
+Status SeriesRegistry::sync() {
+  std::unique_lock lk(mu_);
+  if (!dirty_) return {};
+  dirty_ = false;
+  return sync_fd(fd_, file_);
 }
 
 std::optional<SeriesId> SeriesRegistry::find(const SeriesKey& key) const {

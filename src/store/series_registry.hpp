@@ -1,7 +1,8 @@
 #pragma once
 // SeriesRegistry: the persistent map (device, metric, tags) → dense SeriesId, and the inverted
-// index that finds series by tag. Registration is durable (fsync) before the id is returned, so
-// no WAL record can name an id the registry does not know after a crash.
+// index that finds series by tag. A registration is written (survives a process crash) before
+// the id is returned; its fsync is deferred to sync(), which the store calls before every WAL
+// fsync and checkpoint, so no durable WAL record can name an id the registry lost to a power cut.
 //
 // File series.log: records of
 //   u32 payload length, u32 CRC-32C of the payload,
@@ -30,6 +31,8 @@ class SeriesRegistry {
   // The id of key (normalised), registering it durably if new.
   Result<SeriesId> resolve(SeriesKey key);
   [[nodiscard]] std::optional<SeriesId> find(const SeriesKey& key) const;
+  // Fsyncs the registrations written since the last sync.
+  Status sync();
   // The key of a registered id (copy: the registry may grow concurrently).
   [[nodiscard]] std::optional<SeriesKey> key(SeriesId id) const;
   [[nodiscard]] std::size_t size() const;
@@ -45,6 +48,7 @@ class SeriesRegistry {
   mutable std::shared_mutex mu_;
   std::filesystem::path file_;
   int fd_ = -1;
+  bool dirty_ = false;  // guarded by mu_
   std::vector<SeriesKey> keys_;
   std::unordered_map<std::string, SeriesId> ids_;
   std::map<std::pair<std::string, std::string>, std::vector<SeriesId>> postings_;

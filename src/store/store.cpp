@@ -110,7 +110,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
       self->insert_head(self->state(p.series), {&s, 1});
     }
   };
-  WalOptions wo{st->options_.fsync, st->options_.fsync_interval_us};
+  WalOptions wo{st->options_.fsync, st->options_.fsync_interval_us, [self] { return self->registry_->sync(); }};
   auto wal = WriteAheadLog::open(dir / "wal", wo, on_samples, on_points, damage);
   if (!wal) return wal.error();
   st->wal_ = std::move(*wal);
@@ -316,30 +316,70 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
   const std::size_t n_series = registry_->size();
   std::lock_guard wl(write_mu_);
   AppendResult result;
-  std::vector<Point> kept;
-  kept.reserve(points.size());
+  // Group the batch by series (stable), so each series is checked and inserted under one lock.
+  std::vector<SeriesState*> states;
+  {
+    std::lock_guard lk(states_mu_);
+    while (states_.size() < n_series) states_.push_back(std::make_unique<SeriesState>());
+    states.reserve(n_series);
+    for (std::size_t i = 0; i < n_series; ++i) states.push_back(states_[i].get());
+  }
+  group_count_.resize(n_series + 1);
+  std::vector<SeriesId> touched;
   for (const Point& p : points) {
     if (p.series >= n_series) {
       result.refused.push_back(Refusal{p.series, p.ts, "series id " + std::to_string(p.series) + " is not registered"});
       continue;
     }
-    auto& s = state(p.series);
-    if (s.max_ts != kMinTimestamp && p.ts < s.max_ts - options_.out_of_order_window_us) {
-      result.refused.push_back(Refusal{p.series, p.ts, refusal_reason(s, p.ts)});
-      continue;
-    }
-    s.max_ts = std::max(s.max_ts, p.ts);  // the window moves with what this batch accepts
-    kept.push_back(p);
+    if (group_count_[p.series]++ == 0) touched.push_back(p.series);
   }
-  if (!kept.empty()) {
-    if (auto st = wal_->append(kept); !st) return st.error();
-    for (const Point& p : kept) {
-      auto& s = state(p.series);
-      const Sample x{p.ts, p.value};
-      insert_head(s, {&x, 1});
-      if (s.head.size() >= options_.chunk_max_points) seal_full_heads(s, p.series);
+  std::vector<std::uint32_t> start(touched.size() + 1, 0);
+  for (std::size_t g = 0; g < touched.size(); ++g) {
+    start[g + 1] = start[g] + group_count_[touched[g]];
+    group_count_[touched[g]] = static_cast<std::uint32_t>(g);  // now: the group index
+  }
+  std::vector<Point> grouped(start.back());
+  {
+    std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+    for (const Point& p : points)
+      if (p.series < n_series) grouped[fill[group_count_[p.series]]++] = p;
+  }
+  for (SeriesId id : touched) group_count_[id] = 0;
+  // The window, per series, in arrival order.
+  std::size_t kept = 0;
+  std::vector<Sample> samples;
+  const std::vector<std::uint32_t> bounds = start;
+  for (std::size_t g = 0; g < touched.size(); ++g) {
+    SeriesState& s = *states[touched[g]];
+    Timestamp running = s.max_ts;
+    for (std::uint32_t i = bounds[g]; i < bounds[g + 1]; ++i) {
+      const Point& p = grouped[i];
+      if (running != kMinTimestamp && p.ts < running - options_.out_of_order_window_us) {
+        SeriesState probe;
+        probe.max_ts = running;
+        result.refused.push_back(Refusal{p.series, p.ts, refusal_reason(probe, p.ts)});
+        continue;
+      }
+      running = std::max(running, p.ts);
+      grouped[kept++] = p;
     }
-    result.accepted = kept.size();
+    start[g + 1] = static_cast<std::uint32_t>(kept);  // groups stay contiguous after compaction
+  }
+  grouped.resize(kept);
+  if (!grouped.empty()) {
+    if (auto st = wal_->append(grouped); !st) return st.error();
+    std::uint32_t begin = 0;
+    for (std::size_t g = 0; g < touched.size(); ++g) {
+      const std::uint32_t end = start[g + 1];
+      if (end == begin) continue;
+      samples.clear();
+      for (std::uint32_t i = begin; i < end; ++i) samples.push_back(Sample{grouped[i].ts, grouped[i].value});
+      SeriesState& s = *states[touched[g]];
+      insert_head(s, samples);
+      seal_full_heads(s, touched[g]);
+      begin = end;
+    }
+    result.accepted = grouped.size();
   }
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
     if (auto st = checkpoint_locked(); !st) return st.error();
@@ -355,6 +395,7 @@ Status Store::checkpoint() {
 }
 
 Status Store::checkpoint_locked() {
+  if (auto s = registry_->sync(); !s) return s;
   auto first_kept = wal_->rotate();
   if (!first_kept) return first_kept.error();
   const std::uint32_t file = manifest_.next_file;

@@ -164,6 +164,7 @@ class Store {
   mutable std::mutex states_mu_;
   std::vector<std::unique_ptr<SeriesState>> states_;
   std::uint64_t pending_counter_ = 0;
+  std::vector<std::uint32_t> group_count_;  // append(points) scratch, all zero between calls
 };
 
 }  // namespace strata::store

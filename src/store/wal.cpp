@@ -147,7 +147,7 @@ WriteAheadLog::~WriteAheadLog() {
   stop_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
   if (fd_ >= 0) {
-    if (options_.fsync != FsyncPolicy::off) (void)sync_fd(fd_, segment_path(dir_, segment_));
+    if (options_.fsync != FsyncPolicy::off) (void)sync_segment();
     ::close(fd_);
   }
 }
@@ -159,7 +159,7 @@ Status WriteAheadLog::open_segment(std::uint64_t number) {
   std::lock_guard lk(sync_mu_);
   if (fd_ >= 0) {
     if (options_.fsync != FsyncPolicy::off) {
-      if (auto s = sync_fd(fd_, segment_path(dir_, segment_)); !s) {
+      if (auto s = sync_segment(); !s) {
         ::close(fd);
         return s;
       }
@@ -179,7 +179,10 @@ Status WriteAheadLog::write_record() {
   std::memcpy(buf_.data() + 4, &crc, 4);
   if (auto s = write_all(fd_, buf_.data(), buf_.size(), segment_path(dir_, segment_)); !s) return s;
   bytes_ += buf_.size();
-  if (options_.fsync == FsyncPolicy::every_batch) return sync_fd(fd_, segment_path(dir_, segment_));
+  if (options_.fsync == FsyncPolicy::every_batch) {
+    std::lock_guard lk(sync_mu_);
+    return sync_segment();
+  }
   dirty_ = true;
   return {};
 }
@@ -218,10 +221,17 @@ Status WriteAheadLog::append(std::span<const Point> points) {
   return write_record();
 }
 
+Status WriteAheadLog::sync_segment() {
+  if (options_.before_sync) {
+    if (auto s = options_.before_sync(); !s) return s;
+  }
+  return sync_fd(fd_, segment_path(dir_, segment_));
+}
+
 Status WriteAheadLog::sync() {
   std::lock_guard lk(sync_mu_);
   dirty_ = false;
-  return sync_fd(fd_, segment_path(dir_, segment_));
+  return sync_segment();
 }
 
 void WriteAheadLog::sync_loop() {
@@ -230,7 +240,7 @@ void WriteAheadLog::sync_loop() {
     stop_cv_.wait_for(lk, std::chrono::microseconds(options_.fsync_interval_us));
     if (stopping_) break;
     if (dirty_.exchange(false)) {
-      if (auto s = sync_fd(fd_, segment_path(dir_, segment_)); !s) spdlog::error("wal: {}", s.error().message);
+      if (auto s = sync_segment(); !s) spdlog::error("wal: {}", s.error().message);
     }
   }
 }

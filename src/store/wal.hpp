@@ -33,6 +33,8 @@ enum class FsyncPolicy { every_batch, interval, off };
 struct WalOptions {
   FsyncPolicy fsync = FsyncPolicy::interval;
   Timestamp fsync_interval_us = 100'000;
+  // Runs before every fsync of the WAL (the store syncs its series registry there).
+  std::function<Status()> before_sync;
 };
 
 // What replay found that was not a clean record.
@@ -68,6 +70,7 @@ class WriteAheadLog {
   WriteAheadLog(std::filesystem::path dir, WalOptions options);
   Status open_segment(std::uint64_t number);
   Status write_record();
+  Status sync_segment();  // REQUIRES: sync_mu_ held
   void sync_loop();
 
   std::filesystem::path dir_;

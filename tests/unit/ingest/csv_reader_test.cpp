@@ -61,8 +61,12 @@ class RecordingSink : public CsvSink {
   std::vector<Event> events;
 };
 
-Event pt(std::size_t column, Timestamp ts, double value) { return {false, column, ts, value, 0, {}}; }
-Event refusal(std::size_t line, std::string reason) { return {true, 0, 0, 0, line, std::move(reason)}; }
+Event pt(std::size_t column, Timestamp ts, double value) {
+  return {false, column, ts, value, 0, {}};
+}
+Event refusal(std::size_t line, std::string reason) {
+  return {true, 0, 0, 0, line, std::move(reason)};
+}
 
 constexpr Timestamp kSecond = 1'000'000;
 
@@ -92,9 +96,9 @@ TEST(CsvReader, ReadsTheNabNycTaxiFile) {
   EXPECT_EQ(sink.columns, (std::vector<std::string>{"timestamp", "value"}));
   ASSERT_EQ(sink.events.size(), 10320u);
   for (const Event& e : sink.events) ASSERT_FALSE(e.refused) << e.reason;
-  EXPECT_EQ(sink.events.front(), pt(1, 1404172800 * kSecond, 10844.0));   // 2014-07-01 00:00:00
+  EXPECT_EQ(sink.events.front(), pt(1, 1404172800 * kSecond, 10844.0));  // 2014-07-01 00:00:00
   EXPECT_EQ(sink.events[1], pt(1, 1404174600 * kSecond, 8127.0));        // 2014-07-01 00:30:00
-  EXPECT_EQ(sink.events.back(), pt(1, 1422747000 * kSecond, 26288.0));    // 2015-01-31 23:30:00
+  EXPECT_EQ(sink.events.back(), pt(1, 1422747000 * kSecond, 26288.0));   // 2015-01-31 23:30:00
   for (std::size_t i = 1; i < sink.events.size(); ++i)
     ASSERT_EQ(sink.events[i].ts - sink.events[i - 1].ts, 1800 * kSecond) << "row " << i;
 }
@@ -118,8 +122,7 @@ TEST(CsvReader, ExposesTheColumnsAfterTheHeader) {
   CsvReader reader({}, sink);
   EXPECT_TRUE(reader.columns().empty());
   ASSERT_TRUE(reader.feed("time,temp,\"hum, %\",\"say \"\"hi\"\"\"\r\n").ok());
-  EXPECT_EQ(reader.columns(),
-            (std::vector<std::string>{"time", "temp", "hum, %", "say \"hi\""}));
+  EXPECT_EQ(reader.columns(), (std::vector<std::string>{"time", "temp", "hum, %", "say \"hi\""}));
   EXPECT_EQ(sink.columns, reader.columns());
   ASSERT_TRUE(reader.finish().ok());
   EXPECT_EQ(reader.rows(), 0u);
@@ -164,11 +167,13 @@ TEST(CsvReader, RefusesANonNumericCellOnlyAndNamesLineAndColumn) {
 TEST(CsvReader, RefusesTheWholeRowOnABadTime) {
   const auto events = read("timestamp,value\nyesterday,1\n,2\n2014-13-01 00:00:00,3\n1e9,4\n5,5\n");
   ASSERT_EQ(events.size(), 5u);
-  EXPECT_EQ(events[0], refusal(2, "line 2, column 'timestamp': expected an ISO 8601 time "
-                                  "(2014-04-01 00:05:00) or an epoch number, got \"yesterday\"; "
-                                  "the row is skipped"));
-  EXPECT_EQ(events[1], refusal(3, "line 3, column 'timestamp': the time is empty; the row is "
-                                  "skipped"));
+  EXPECT_EQ(events[0], refusal(2,
+                               "line 2, column 'timestamp': expected an ISO 8601 time "
+                               "(2014-04-01 00:05:00) or an epoch number, got \"yesterday\"; "
+                               "the row is skipped"));
+  EXPECT_EQ(events[1], refusal(3,
+                               "line 3, column 'timestamp': the time is empty; the row is "
+                               "skipped"));
   EXPECT_TRUE(events[2].refused);
   EXPECT_EQ(events[2].line, 4u);
   EXPECT_TRUE(events[3].refused);
@@ -179,18 +184,21 @@ TEST(CsvReader, RefusesTheWholeRowOnABadTime) {
 TEST(CsvReader, RefusesRowsWithMoreCellsThanTheHeaderAndAcceptsFewer) {
   const auto events = read("t,a,b\n1,2,3,4\n2,5\n");
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0], refusal(2, "line 2: 4 cells but the header names 3 columns; the row is "
-                                  "skipped"));
+  EXPECT_EQ(events[0], refusal(2,
+                               "line 2: 4 cells but the header names 3 columns; the row is "
+                               "skipped"));
   EXPECT_EQ(events[1], pt(1, 2 * kSecond, 5.0));
 }
 
 TEST(CsvReader, RefusesBrokenQuotesRowByRow) {
   const auto events = read("t,a\n1,\"2\"x\n2,\"3\n");
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0], refusal(2, "line 2, column 'a': expected the delimiter or a line end after "
-                                  "the closing quote (byte 6); the row is skipped"));
-  EXPECT_EQ(events[1], refusal(3, "line 3, column 'a': quoted cell is never closed (byte 3); the "
-                                  "row is skipped"));
+  EXPECT_EQ(events[0], refusal(2,
+                               "line 2, column 'a': expected the delimiter or a line end after "
+                               "the closing quote (byte 6); the row is skipped"));
+  EXPECT_EQ(events[1], refusal(3,
+                               "line 3, column 'a': quoted cell is never closed (byte 3); the "
+                               "row is skipped"));
 }
 
 TEST(CsvReader, ReadsEpochTimesInEachUnit) {
@@ -223,24 +231,29 @@ TEST(CsvReader, ReadsEpochTimesInEachUnit) {
 }
 
 TEST(CsvReader, RefusesEpochsThatDoNotFit) {
-  const auto events = read("t,v\n9223372036855,1\n99999999999999999999,1\n1.2.3,1\n",
-                           {.epoch_unit = EpochUnit::s});
+  const auto events =
+      read("t,v\n9223372036855,1\n99999999999999999999,1\n1.2.3,1\n", {.epoch_unit = EpochUnit::s});
   ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[0], refusal(2, "line 2, column 't': epoch number is out of range, got "
-                                  "\"9223372036855\"; the row is skipped"));
+  EXPECT_EQ(events[0], refusal(2,
+                               "line 2, column 't': epoch number is out of range, got "
+                               "\"9223372036855\"; the row is skipped"));
   EXPECT_EQ(events[1].line, 3u);
-  EXPECT_EQ(events[2], refusal(4, "line 4, column 't': not a number, got \"1.2.3\"; the row is "
-                                  "skipped"));
+  EXPECT_EQ(events[2], refusal(4,
+                               "line 4, column 't': not a number, got \"1.2.3\"; the row is "
+                               "skipped"));
 }
 
 TEST(CsvReader, ReadsValueForms) {
-  const auto events = read("t,v\n0,+1.5\n0,-.5\n0,5.\n0,1E3\n0, 7 \n0,1e-400\n0,inf\n0,nan\n"
-                           "0,0x10\n0,1e400\n0,1 2\n0,++1\n0,-\n");
+  const auto events = read(
+      "t,v\n0,+1.5\n0,-.5\n0,5.\n0,1E3\n0, 7 \n0,1e-400\n0,inf\n0,nan\n"
+      "0,0x10\n0,1e400\n0,1 2\n0,++1\n0,-\n");
   std::vector<double> values;
   std::size_t refused = 0;
   for (const Event& e : events) {
-    if (e.refused) ++refused;
-    else values.push_back(e.value);
+    if (e.refused)
+      ++refused;
+    else
+      values.push_back(e.value);
   }
   EXPECT_EQ(values, (std::vector<double>{1.5, -0.5, 5.0, 1000.0, 7.0, 0.0}));
   EXPECT_EQ(refused, 7u);
@@ -252,7 +265,8 @@ TEST(CsvReader, ValuesAreBitExactToStrtod) {
   std::vector<std::string> literals;
   for (int i = 0; i < 30000; ++i) {
     double d;
-    do d = std::bit_cast<double>(rng()); while (!std::isfinite(d));
+    do d = std::bit_cast<double>(rng());
+    while (!std::isfinite(d));
     char buf[64];
     if (i % 2) {
       std::snprintf(buf, sizeof buf, "%.17g", d);
@@ -292,15 +306,19 @@ TEST(CsvReader, RefusesAnUnusableHeader) {
     const char* message;
   };
   for (const Case& c : {
-           Case{"", "no header row; the first line names the columns: the time column, then one "
-                    "per metric"},
-           Case{"\n\n", "no header row; the first line names the columns: the time column, then "
-                        "one per metric"},
-           Case{"timestamp\n1\n", "line 1 (header): no metric column; the header names the time "
-                                  "column, then one column per metric (e.g. timestamp,value)"},
+           Case{"",
+                "no header row; the first line names the columns: the time column, then one "
+                "per metric"},
+           Case{"\n\n",
+                "no header row; the first line names the columns: the time column, then "
+                "one per metric"},
+           Case{"timestamp\n1\n",
+                "line 1 (header): no metric column; the header names the time "
+                "column, then one column per metric (e.g. timestamp,value)"},
            Case{"t,a,,b\n", "line 1 (header): column 3 has no name; name every metric column"},
-           Case{"\nt,a,b,a\n1,2,3,4\n", "line 2 (header): column 'a' appears twice (columns 2 "
-                                        "and 4); give each metric column its own name"},
+           Case{"\nt,a,b,a\n1,2,3,4\n",
+                "line 2 (header): column 'a' appears twice (columns 2 "
+                "and 4); give each metric column its own name"},
            Case{"t,\"a\n", "line 1, column 2 of the header: quoted cell is never closed (byte 3)"},
        }) {
     RecordingSink sink;
@@ -343,12 +361,14 @@ TEST(CsvReader, EmitsTheSameWhereverTheTextIsCut) {
       pt(2, 1396310700 * kSecond, 2.0),
       refusal(4, "line 4, column 'a': expected a number, got \"multi\\x0Aline\""),
       pt(2, 1396310760 * kSecond, 3.0),
-      refusal(6, "line 6, column 'time': expected an ISO 8601 time (2014-04-01 00:05:00) or an "
-                 "epoch number, got \"bad\"; the row is skipped"),
+      refusal(6,
+              "line 6, column 'time': expected an ISO 8601 time (2014-04-01 00:05:00) or an "
+              "epoch number, got \"bad\"; the row is skipped"),
       refusal(7, "line 7, column 'b\"x': expected a number, got \"4\"\"\""),
       refusal(8, "line 8: 4 cells but the header names 3 columns; the row is skipped"),
-      refusal(9, "line 9, column 'a': expected the delimiter or a line end after the closing "
-                 "quote (byte 15); the row is skipped"),
+      refusal(9,
+              "line 9, column 'a': expected the delimiter or a line end after the closing "
+              "quote (byte 15); the row is skipped"),
       pt(1, 1396311000 * kSecond, 9.0),
       pt(2, 1396311000 * kSecond, 10.0),
   };
@@ -376,14 +396,16 @@ TEST(CsvReader, RefusesAnOverlongRowAndReadsOnAfterIt) {
   ASSERT_TRUE(reader.finish().ok());
   ASSERT_GE(sink.events.size(), 3u);
   EXPECT_EQ(sink.events[0], pt(1, kSecond, 1.0));
-  EXPECT_EQ(sink.events[1], refusal(3, "line 3: longer than 32 bytes without a line end; the row "
-                                       "is skipped"));
+  EXPECT_EQ(sink.events[1], refusal(3,
+                                    "line 3: longer than 32 bytes without a line end; the row "
+                                    "is skipped"));
   EXPECT_EQ(sink.events[2], pt(1, 3 * kSecond, 3.0));
   // The open quote on line 5 is refused once the row outgrows the limit; lines 6.. read normally.
   std::vector<Event> rest(sink.events.begin() + 3, sink.events.end());
   ASSERT_EQ(rest.size(), 8u);
-  EXPECT_EQ(rest[0], refusal(5, "line 5, column 'v': quoted cell is never closed (byte 3); the row "
-                                "is skipped"));
+  EXPECT_EQ(rest[0], refusal(5,
+                             "line 5, column 'v': quoted cell is never closed (byte 3); the row "
+                             "is skipped"));
   for (int i = 0; i < 7; ++i)
     EXPECT_EQ(rest[static_cast<std::size_t>(i) + 1], pt(1, (i + 5) * kSecond, i + 5.0));
   EXPECT_EQ(reader.lines(), 12u);
@@ -394,7 +416,8 @@ TEST(CsvReader, ReportsAMissingFile) {
   const auto rows = read_csv_file("/nonexistent/strata.csv", {}, sink);
   ASSERT_FALSE(rows.ok());
   EXPECT_TRUE(rows.error().is(errc::io));
-  EXPECT_EQ(rows.error().message, "cannot open '/nonexistent/strata.csv': No such file or directory");
+  EXPECT_EQ(rows.error().message,
+            "cannot open '/nonexistent/strata.csv': No such file or directory");
 }
 
 TEST(CsvReader, ParsesEpochUnitNames) {

@@ -1,6 +1,7 @@
 #include "ingest/line_protocol.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <bit>
@@ -17,8 +18,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 // Counts heap allocations, to check that the parser allocates nothing per point.
 namespace {
@@ -165,20 +164,20 @@ TEST(LineProtocol, BackslashBeforeOtherBytesIsLiteral) {
 }
 
 TEST(LineProtocol, RefusesStringFieldsOneByOneAndKeepsTheRest) {
-  const auto events =
-      parse("m,d=1 a=1,s=\"x, y=\\\"z\\\" \\\\\",b=2 7000\nm c=3 0\n");
+  const auto events = parse("m,d=1 a=1,s=\"x, y=\\\"z\\\" \\\\\",b=2 7000\nm c=3 0\n");
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[0], pt("m,d=1", "a", 7, 1.0));
-  EXPECT_EQ(events[1], refusal(1, "line 1: string field 's' is not supported (numeric series only); "
-                                  "drop it or send a number (byte 13)"));
+  EXPECT_EQ(events[1], refusal(1,
+                               "line 1: string field 's' is not supported (numeric series only); "
+                               "drop it or send a number (byte 13)"));
   EXPECT_EQ(events[2], pt("m,d=1", "b", 7, 2.0));
   EXPECT_EQ(events[3], pt("m", "c", 0, 3.0));
 }
 
 TEST(LineProtocol, StringValuesMaySpanLines) {
   RecordingSink sink;
-  const std::size_t lines = parse_line_protocol("m s=\"one\ntwo\nthree\",v=1 0\nm x=oops\n",
-                                                LineProtocolOptions{}, sink);
+  const std::size_t lines =
+      parse_line_protocol("m s=\"one\ntwo\nthree\",v=1 0\nm x=oops\n", LineProtocolOptions{}, sink);
   EXPECT_EQ(lines, 4u);
   ASSERT_EQ(sink.events.size(), 3u);
   EXPECT_EQ(sink.events[0].line, 1u);
@@ -192,8 +191,9 @@ TEST(LineProtocol, StringValuesMaySpanLines) {
 TEST(LineProtocol, UnclosedStringIsRefusedAndTheNextLinesStillRead) {
   const auto events = parse("m s=\"open,v=1 0\nm v=2 0\n");
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0], refusal(1, "line 1: the string value of field 's' is not closed with '\"' "
-                                  "(byte 5)"));
+  EXPECT_EQ(events[0], refusal(1,
+                               "line 1: the string value of field 's' is not closed with '\"' "
+                               "(byte 5)"));
   EXPECT_EQ(events[1], pt("m", "v", 0, 2.0));
 }
 
@@ -260,14 +260,16 @@ TEST(LineProtocol, ConvertsEachPrecisionToMicroseconds) {
 
 TEST(LineProtocol, RefusesTimestampsThatDoNotFit) {
   EXPECT_EQ(parse("m v=1 9223372036855", {.precision = Precision::s}),
-            std::vector<Event>{refusal(1, "line 1: timestamp 9223372036855 s is beyond what Strata "
-                                          "stores (int64 microseconds since 1970); check the "
-                                          "precision (byte 7)")});
+            std::vector<Event>{refusal(1,
+                                       "line 1: timestamp 9223372036855 s is beyond what Strata "
+                                       "stores (int64 microseconds since 1970); check the "
+                                       "precision (byte 7)")});
   EXPECT_EQ(parse("m v=1 9223372036854776", {.precision = Precision::ms}).at(0).refused, true);
   EXPECT_EQ(parse("m v=1 -9223372036854776", {.precision = Precision::ms}).at(0).refused, true);
   EXPECT_EQ(parse("m v=1 9223372036854775808"),
-            std::vector<Event>{refusal(1, "line 1: timestamp '9223372036854775808' does not fit "
-                                          "in a signed 64-bit integer (byte 7)")});
+            std::vector<Event>{refusal(1,
+                                       "line 1: timestamp '9223372036854775808' does not fit "
+                                       "in a signed 64-bit integer (byte 7)")});
 }
 
 TEST(LineProtocol, ParsesPrecisionNames) {
@@ -313,8 +315,9 @@ TEST(LineProtocol, ReadsIntegerAndUnsignedForms) {
     EXPECT_TRUE(ok) << c.text;
   }
   EXPECT_EQ(parse("m f=9223372036854775808i 0"),
-            std::vector<Event>{refusal(1, "line 1: integer 9223372036854775808i of field 'f' does "
-                                          "not fit in 64 bits (byte 5)")});
+            std::vector<Event>{refusal(1,
+                                       "line 1: integer 9223372036854775808i of field 'f' does "
+                                       "not fit in 64 bits (byte 5)")});
   EXPECT_EQ(parse("m f=18446744073709551616u 0").at(0).refused, true);
   for (const char* bad : {"-1u", "1.5i", "1e3i", "i", "-i", "12iu", "12ii", "0x10i", "+5i"}) {
     bool ok = true;
@@ -346,11 +349,12 @@ TEST(LineProtocol, ReadsFloatForms) {
   EXPECT_EQ(bits(value_of("-1e-400", ok)), bits(-0.0));
   EXPECT_TRUE(ok);
   EXPECT_EQ(parse("m f=1e400 0"),
-            std::vector<Event>{refusal(1, "line 1: number 1e400 of field 'f' is beyond the range "
-                                          "of a double (byte 5)")});
-  for (const char* bad : {"inf", "-inf", "+inf", "nan", "NaN", "-nan", "Infinity", "+1", "1.2.3",
-                          "0x10", "1e", "1e+", "-", ".", "-.", "1,5", "1 2", "1_000", "e5",
-                          "1.0f", "--1"}) {
+            std::vector<Event>{refusal(1,
+                                       "line 1: number 1e400 of field 'f' is beyond the range "
+                                       "of a double (byte 5)")});
+  for (const char* bad :
+       {"inf", "-inf", "+inf", "nan", "NaN", "-nan", "Infinity", "+1", "1.2.3", "0x10", "1e",
+        "1e+", "-",    ".",    "-.",  "1,5", "1 2",  "1_000",    "e5", "1.0f",  "--1"}) {
     ok = true;
     value_of(bad, ok);
     EXPECT_FALSE(ok) << bad;
@@ -365,7 +369,8 @@ TEST(LineProtocol, FloatsAreBitExactToStrtod) {
   for (int i = 0; i < 60000; ++i) {
     char buf[64];
     double d;
-    do d = std::bit_cast<double>(rng()); while (!std::isfinite(d));
+    do d = std::bit_cast<double>(rng());
+    while (!std::isfinite(d));
     if (i % 3 == 0) {
       std::snprintf(buf, sizeof buf, "%.17g", d);
     } else if (i % 3 == 1) {
@@ -403,9 +408,9 @@ TEST(LineProtocol, FloatsAreBitExactToStrtod) {
 }
 
 TEST(LineProtocol, DenormalsAreBitExactToStrtod) {
-  for (const char* s : {"2e-324", "3e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
-                        "1e-310", "-2.2250738585072011e-308", "2.2250738585072012e-308",
-                        "4.9e-324", "1e-323"}) {
+  for (const char* s :
+       {"2e-324", "3e-324", "2.4703282292062327e-324", "2.4703282292062328e-324", "1e-310",
+        "-2.2250738585072011e-308", "2.2250738585072012e-308", "4.9e-324", "1e-323"}) {
     bool ok = false;
     const double got = value_of(s, ok);
     EXPECT_TRUE(ok) << s;
@@ -435,19 +440,23 @@ TEST(LineProtocol, NamesTheByteAndTheFixInEachSyntaxError) {
       {"m v=1,", "expected a field key (byte 7)"},
       {"m v=", "expected a value after 'v=' (byte 5)"},
       {"m v=,w=1", "expected a value after 'v=' (byte 5)"},
-      {"m v=warm", "invalid value 'warm' for field 'v'; expected a number (21.5, 21i, 21u; no inf "
-                   "or nan), true/false or a \"string\" (byte 5)"},
-      {"m v=inf", "invalid value 'inf' for field 'v'; expected a number (21.5, 21i, 21u; no inf or "
-                  "nan), true/false or a \"string\" (byte 5)"},
-      {"m v=1.2.3", "invalid number '1.2.3' for field 'v'; expected a decimal like 21.5 or 2.15e1, "
-                    "an integer like 21i or 21u (byte 5)"},
+      {"m v=warm",
+       "invalid value 'warm' for field 'v'; expected a number (21.5, 21i, 21u; no inf "
+       "or nan), true/false or a \"string\" (byte 5)"},
+      {"m v=inf",
+       "invalid value 'inf' for field 'v'; expected a number (21.5, 21i, 21u; no inf or "
+       "nan), true/false or a \"string\" (byte 5)"},
+      {"m v=1.2.3",
+       "invalid number '1.2.3' for field 'v'; expected a decimal like 21.5 or 2.15e1, "
+       "an integer like 21i or 21u (byte 5)"},
       {"m v=\"s\"x", "expected ',' or a space after the value of field 'v' (byte 8)"},
       {"m v=1 12:00", "expected an integer timestamp in ns after the fields, got '12:00' (byte 7)"},
       {"m v=1 1.5", "expected an integer timestamp in ns after the fields, got '1.5' (byte 7)"},
       {"m v=1 15 extra", "unexpected text after the timestamp; a line ends there (byte 10)"},
       {"m v=1 15,", "unexpected text after the timestamp; a line ends there (byte 9)"},
-      {"m v=\xff", "invalid value '\\xFF' for field 'v'; expected a number (21.5, 21i, 21u; no inf "
-                   "or nan), true/false or a \"string\" (byte 5)"},
+      {"m v=\xff",
+       "invalid value '\\xFF' for field 'v'; expected a number (21.5, 21i, 21u; no inf "
+       "or nan), true/false or a \"string\" (byte 5)"},
   };
   for (const Case& c : cases) {
     const std::string text = std::string("m v=1 0\n") + c.line + "\nm v=2 0\n";
@@ -457,6 +466,14 @@ TEST(LineProtocol, NamesTheByteAndTheFixInEachSyntaxError) {
     EXPECT_EQ(events[1], refusal(2, std::string("line 2: ") + c.reason)) << c.line;
     EXPECT_EQ(events[2], pt("m", "v", 0, 2.0));
   }
+}
+
+TEST(LineProtocol, NumbersRefusalsFromTheCallersFirstLine) {
+  RecordingSink sink;
+  EXPECT_EQ(parse_line_protocol("weather,site=hall temp 21.5\n", {}, sink, 17), 1u);
+  EXPECT_EQ(sink.events, std::vector<Event>{refusal(17,
+                                                    "line 17: expected '=' after field key "
+                                                    "'temp' (byte 23)")});
 }
 
 TEST(LineProtocol, ARefusedLineDeliversNoneOfItsFields) {
@@ -478,10 +495,12 @@ TEST(LineProtocol, ShowsLongAndBinaryNamesSafely) {
 
 TEST(LineProtocol, ReadsLinesWithManyFields) {
   std::string line = "m ";
-  for (int i = 0; i < 100; ++i) line += (i ? "," : "") + std::string("f") + std::to_string(i) + "=" + std::to_string(i);
+  for (int i = 0; i < 100; ++i)
+    line += (i ? "," : "") + std::string("f") + std::to_string(i) + "=" + std::to_string(i);
   const auto events = parse(line + " 1000\n");
   ASSERT_EQ(events.size(), 100u);
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(events[static_cast<std::size_t>(i)], pt("m", "f" + std::to_string(i), 1, i));
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(events[static_cast<std::size_t>(i)], pt("m", "f" + std::to_string(i), 1, i));
 }
 
 class CountingSink : public LineProtocolSink {
@@ -560,9 +579,16 @@ TEST(SeriesKeyFor, AgreesWithWhatTheParserHandsOut) {
 }
 
 TEST(SeriesKeyFor, RefusesTextThatIsNotASeries) {
-  for (const auto& [series, field] : std::vector<std::pair<std::string, std::string>>{
-           {"", "f"}, {",t=1", "f"}, {"m,t", "f"}, {"m,t=", "f"}, {"m,=1", "f"}, {"m t=1", "f"},
-           {"m,t=1 x", "f"}, {"m,t=a=b", "f"}, {"m", ""}}) {
+  for (const auto& [series, field] :
+       std::vector<std::pair<std::string, std::string>>{{"", "f"},
+                                                        {",t=1", "f"},
+                                                        {"m,t", "f"},
+                                                        {"m,t=", "f"},
+                                                        {"m,=1", "f"},
+                                                        {"m t=1", "f"},
+                                                        {"m,t=1 x", "f"},
+                                                        {"m,t=a=b", "f"},
+                                                        {"m", ""}}) {
     const auto key = series_key_for(series, field);
     ASSERT_FALSE(key.ok()) << series << " / " << field;
     EXPECT_TRUE(key.error().is(errc::syntax));
@@ -601,7 +627,8 @@ TEST(LineProtocolStream, EmitsWhatTheOneShotParserEmitsWhereverTheTextIsCut) {
   for (std::size_t step = 1; step <= 7; ++step) {
     RecordingSink sink;
     LineProtocolStream stream({.default_time = 11}, sink);
-    for (std::size_t i = 0; i < text.size(); i += step) stream.feed(std::string_view(text).substr(i, step));
+    for (std::size_t i = 0; i < text.size(); i += step)
+      stream.feed(std::string_view(text).substr(i, step));
     stream.finish();
     ASSERT_EQ(sink.events, whole.events) << "step " << step;
   }
@@ -636,7 +663,8 @@ TEST(LineProtocolStream, AnOpenQuoteDoesNotSwallowTheLinesAfterIt) {
   ASSERT_EQ(sink.events.size(), 11u);
   EXPECT_TRUE(sink.events[0].refused);
   EXPECT_EQ(sink.events[0].line, 1u);
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(sink.events[static_cast<std::size_t>(i) + 1], pt("m", "v", 0, i));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(sink.events[static_cast<std::size_t>(i) + 1], pt("m", "v", 0, i));
   EXPECT_EQ(stream.lines(), 11u);
 }
 
