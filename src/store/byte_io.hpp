@@ -36,14 +36,16 @@ class ByteWriter {
     out_.push_back(static_cast<std::uint8_t>(v));
   }
   void svarint(std::int64_t v) { varint(zigzag(v)); }
-  void bytes(std::span<const std::uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void bytes(std::span<const std::uint8_t> b) { raw(b.data(), b.size()); }
   void str(std::string_view s) {
     varint(s.size());
     raw(s.data(), s.size());
   }
   void raw(const void* p, std::size_t n) {
-    const auto* b = static_cast<const std::uint8_t*>(p);
-    out_.insert(out_.end(), b, b + n);
+    if (n == 0) return;
+    const std::size_t at = out_.size();
+    out_.resize(at + n);
+    std::memcpy(out_.data() + at, p, n);
   }
   [[nodiscard]] std::size_t size() const { return out_.size(); }
 

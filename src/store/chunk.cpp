@@ -112,34 +112,86 @@ Result<std::unique_ptr<ChunkDecoder>> ChunkDecoder::open(std::span<const std::ui
   return d;
 }
 
-std::size_t ChunkDecoder::next(Sample* out, std::size_t max) {
-  std::size_t n = 0;
-  while (n < max && index_ < count_ && !failed_) {
-    Timestamp ts = ts_;
-    if (index_ > 0) {
+std::size_t ChunkDecoder::timestamps(Timestamp* out, std::size_t max) {
+  const std::size_t n = std::min(max, count_ - index_);
+  std::size_t i = 0;
+  if (n == 0 || failed_) return 0;
+  if (index_ == 0) out[i++] = ts_;
+  Timestamp ts = ts_;
+  const std::size_t at = index_;
+  if (ts_mode_ == 0 && dods_.constant() && dods_.constant_value() == 0) {
+    // A regular series: every delta is the first one.
+    const std::int64_t step = delta_;
+    const std::uint64_t room = static_cast<std::uint64_t>(kMaxTimestamp) - static_cast<std::uint64_t>(ts);
+    // n − i steps remain (none for a single sample, whose delta is never stored).
+    if (i < n && (step <= 0 || step > kMaxTimestamp / unit_ ||
+                  static_cast<std::uint64_t>(step * unit_) > room / (n - i))) {
+      failed_ = true;
+      return 0;
+    }
+    for (; i < n; ++i) out[i] = ts += step * unit_;
+  } else {
+    for (; i < n; ++i) {
       // Wrapping arithmetic, then range checks: corrupt input must not be undefined behaviour.
       std::uint64_t d;
       if (ts_mode_ == 0) {
-        d = index_ == 1 ? static_cast<std::uint64_t>(delta_)
+        d = at + i == 1 ? static_cast<std::uint64_t>(delta_)
                         : static_cast<std::uint64_t>(delta_) + static_cast<std::uint64_t>(unzigzag(dods_.next()));
         delta_ = static_cast<std::int64_t>(d);
       } else {
         d = static_cast<std::uint64_t>(delta_) + dods_.next();
       }
       const auto units = static_cast<std::int64_t>(d);
-      if (units <= 0 || units > kMaxTimestamp / unit_ || ts_ > kMaxTimestamp - units * unit_) {
+      if (units <= 0 || units > kMaxTimestamp / unit_ || ts > kMaxTimestamp - units * unit_) {
         failed_ = true;
-        break;
+        return 0;
       }
-      ts = ts_ + units * unit_;
+      out[i] = ts += units * unit_;
     }
-    ts_ = ts;
-    const double v = codec_ == ValueCodec::decimal ? decimal_.next() : gorilla_.next();
-    out[n++] = Sample{ts, v};
-    ++index_;
   }
-  if (failed()) failed_ = true;
-  return failed_ ? 0 : n;
+  ts_ = ts;
+  return n;
+}
+
+std::size_t ChunkDecoder::next_block(Timestamp* ts, double* values, std::size_t max) {
+  const std::size_t n = timestamps(ts, max);
+  if (n == 0) return 0;
+  if (codec_ == ValueCodec::decimal) {
+    decimal_.values(values, n);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) values[i] = gorilla_.next();
+  }
+  index_ += n;
+  if (failed()) {
+    failed_ = true;
+    return 0;
+  }
+  return n;
+}
+
+std::size_t ChunkDecoder::next_block_mantissas(Timestamp* ts, std::int64_t* mantissas, std::size_t max) {
+  const std::size_t n = timestamps(ts, max);
+  if (n == 0) return 0;
+  decimal_.mantissas(mantissas, n);
+  index_ += n;
+  if (failed()) {
+    failed_ = true;
+    return 0;
+  }
+  return n;
+}
+
+std::size_t ChunkDecoder::next(Sample* out, std::size_t max) {
+  Timestamp ts[256];
+  double v[256];
+  std::size_t total = 0;
+  while (total < max) {
+    const std::size_t n = next_block(ts, v, std::min<std::size_t>(256, max - total));
+    if (n == 0) break;
+    for (std::size_t i = 0; i < n; ++i) out[total + i] = Sample{ts[i], v[i]};
+    total += n;
+  }
+  return total;
 }
 
 bool ChunkDecoder::failed() const {

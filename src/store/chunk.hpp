@@ -46,10 +46,18 @@ class ChunkDecoder {
   [[nodiscard]] ValueCodec codec() const { return codec_; }
   // Decodes up to `max` samples into out; returns how many (0 at the end or on failure).
   std::size_t next(Sample* out, std::size_t max);
+  // The same as parallel arrays (the fast path of scans and aggregates).
+  std::size_t next_block(Timestamp* ts, double* values, std::size_t max);
+  // True for decimal chunks whose every value is exactly mantissa / 10^exponent(): aggregates
+  // can then run on the integer mantissas. Use either next_block_mantissas or the others.
+  [[nodiscard]] bool integer_values() const { return codec_ == ValueCodec::decimal && decimal_.exact(); }
+  [[nodiscard]] unsigned exponent() const { return decimal_.exponent(); }
+  std::size_t next_block_mantissas(Timestamp* ts, std::int64_t* mantissas, std::size_t max);
   [[nodiscard]] bool failed() const;
 
  private:
   ChunkDecoder() = default;
+  std::size_t timestamps(Timestamp* out, std::size_t max);
   std::size_t count_ = 0;
   std::size_t index_ = 0;
   ValueCodec codec_ = ValueCodec::decimal;

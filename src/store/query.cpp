@@ -154,30 +154,169 @@ double Bucket::value(Aggregate a) const {
   return std::nan("");
 }
 
+
+void Bucket::merge(const Bucket& o) {
+  if (o.count == 0) return;
+  if (count == 0) {
+    const Timestamp keep = start;
+    *this = o;
+    start = keep;
+    return;
+  }
+  const double n = static_cast<double>(count + o.count);
+  const double delta = o.mean - mean;
+  m2 += o.m2 + delta * delta * static_cast<double>(count) * static_cast<double>(o.count) / n;
+  mean += delta * static_cast<double>(o.count) / n;
+  sum += o.sum;
+  min = std::fmin(min, o.min);
+  max = std::fmax(max, o.max);
+  last = o.last;
+  count += o.count;
+}
+
 namespace {
-Timestamp bucket_start(Timestamp ts, Timestamp interval) {
+
+__extension__ typedef __int128 Int128;
+
+// Appends a run's bucket to out, folding it into the last bucket when it is the same interval.
+void emit(std::vector<Bucket>& out, const Bucket& run) {
+  if (!out.empty() && out.back().start == run.start) out.back().merge(run);
+  else out.push_back(run);
+}
+
+// A run of doubles of one bucket.
+Bucket run_of_values(Timestamp start, const double* v, std::size_t n) {
+  Bucket b;
+  b.start = start;
+  b.count = n;
+  b.first = v[0];
+  b.last = v[n - 1];
+  double sum = 0, lo = v[0], hi = v[0];
+  for (std::size_t i = 0; i < n; ++i) {
+    sum += v[i];
+    lo = std::fmin(lo, v[i]);
+    hi = std::fmax(hi, v[i]);
+  }
+  b.sum = sum;
+  b.min = lo;
+  b.max = hi;
+  b.mean = sum / static_cast<double>(n);
+  double m2 = 0;
+  for (std::size_t i = 0; i < n; ++i) m2 += (v[i] - b.mean) * (v[i] - b.mean);
+  b.m2 = m2;
+  return b;
+}
+
+// A run of exact decimal mantissas of one bucket: sums in integers, one division at the end.
+Bucket run_of_mantissas(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
+  std::int64_t lo = m[0], hi = m[0];
+  Int128 sum = 0, sq = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    lo = std::min(lo, m[i]);
+    hi = std::max(hi, m[i]);
+    sum += m[i];
+    sq += static_cast<Int128>(m[i]) * m[i];
+  }
+  Bucket b;
+  b.start = start;
+  b.count = n;
+  b.first = static_cast<double>(m[0]) / scale;
+  b.last = static_cast<double>(m[n - 1]) / scale;
+  b.min = static_cast<double>(lo) / scale;
+  b.max = static_cast<double>(hi) / scale;
+  b.sum = static_cast<double>(sum) / scale;
+  b.mean = b.sum / static_cast<double>(n);
+  const Int128 spread = static_cast<Int128>(n) * sq - sum * sum;  // n²·variance·scale², exact
+  b.m2 = static_cast<double>(spread) / static_cast<double>(n) / (scale * scale);
+  return b;
+}
+
+Timestamp bucket_of(Timestamp ts, Timestamp interval) {
   Timestamp q = ts / interval;
   if (ts % interval < 0) --q;
   return q * interval;
 }
+
+// Aggregates one chunk that overlaps no other source, a decoded block at a time.
+Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Timestamp interval, std::vector<Bucket>& out) {
+  auto d = ChunkDecoder::open(chunk.bytes);
+  if (!d) return d.error();
+  ChunkDecoder& dec = **d;
+  constexpr std::size_t kBlock = 1024;
+  Timestamp ts[kBlock];
+  double v[kBlock];
+  std::int64_t m[kBlock];
+  const bool integers = dec.integer_values();
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+                                      1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+  const double scale = kPow10[std::min(dec.exponent(), 18u)];
+  for (;;) {
+    const std::size_t n = integers ? dec.next_block_mantissas(ts, m, kBlock) : dec.next_block(ts, v, kBlock);
+    if (n == 0) break;
+    std::size_t i = 0;
+    while (i < n && ts[i] < from) ++i;
+    while (i < n && ts[i] <= to) {
+      const Timestamp start = bucket_of(ts[i], interval);
+      const Timestamp end = start > kMaxTimestamp - interval ? kMaxTimestamp : start + interval;
+      std::size_t j = i + 1;
+      while (j < n && ts[j] < end && ts[j] <= to) ++j;
+      emit(out, integers ? run_of_mantissas(start, m + i, j - i, scale) : run_of_values(start, v + i, j - i));
+      i = j;
+    }
+    if (i < n) break;  // past `to`
+  }
+  if (dec.failed()) return Error::of(chunk_errc::corrupt, "chunk: corrupt payload");
+  return {};
+}
+
 }  // namespace
 
 Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to, Timestamp interval) {
   if (interval <= 0) return Error::of(errc::invalid_argument, "aggregation interval must be positive");
   std::vector<Bucket> out;
-  RangeCursor cursor(snapshot, from, to);
+  // Chunks that overlap nothing else take the fast path; overlapping groups and the head are
+  // merged by a RangeCursor over just their span.
+  struct Source {
+    Timestamp tmin, tmax;
+    const ChunkRef* chunk;
+  };
+  std::vector<Source> sources;
+  for (const auto& c : *snapshot.chunks)
+    if (c.tmax >= from && c.tmin <= to) sources.push_back({c.tmin, c.tmax, &c});
+  if (!snapshot.head.empty() && snapshot.head.back().ts >= from && snapshot.head.front().ts <= to)
+    sources.push_back({snapshot.head.front().ts, snapshot.head.back().ts, nullptr});
+  std::stable_sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) { return a.tmin < b.tmin; });
+  Status status;
   std::vector<Sample> batch;
-  while (cursor.next(batch)) {
-    for (const Sample& s : batch) {
-      const Timestamp b = bucket_start(s.ts, interval);
-      if (out.empty() || out.back().start != b) {
-        out.emplace_back();
-        out.back().start = b;
+  for (std::size_t g = 0; g < sources.size();) {
+    std::size_t end = g + 1;
+    Timestamp hi = sources[g].tmax;
+    while (end < sources.size() && sources[end].tmin <= hi) hi = std::max(hi, sources[end++].tmax);
+    if (end - g == 1 && sources[g].chunk) {
+      if (auto s = aggregate_chunk(*sources[g].chunk, from, to, interval, out); !s) status = s;
+    } else {
+      SeriesSnapshot part;
+      auto chunks = std::make_shared<std::vector<ChunkRef>>();
+      for (std::size_t i = g; i < end; ++i)
+        if (sources[i].chunk) chunks->push_back(*sources[i].chunk);
+        else part.head = snapshot.head;
+      part.chunks = std::move(chunks);
+      RangeCursor cursor(std::move(part), std::max(from, sources[g].tmin), std::min(to, hi));
+      while (cursor.next(batch)) {
+        for (const Sample& s : batch) {
+          const Timestamp b = bucket_of(s.ts, interval);
+          if (out.empty() || out.back().start != b) {
+            out.emplace_back();
+            out.back().start = b;
+          }
+          out.back().add(s);
+        }
       }
-      out.back().add(s);
+      if (!cursor.status()) status = cursor.status();
     }
+    g = end;
   }
-  if (!cursor.status()) return cursor.status().error();
+  if (!status) return status.error();
   return out;
 }
 

@@ -53,6 +53,8 @@ struct Bucket {
   double sum = 0, mean = 0, m2 = 0;
   double min = 0, max = 0, first = 0, last = 0;
   void add(const Sample& s);
+  // Folds another bucket of the same interval in (Chan et al.'s pairwise update for M2).
+  void merge(const Bucket& other);
   // count for count; the sample standard deviation (n − 1) for stddev, NaN below 2 points.
   [[nodiscard]] double value(Aggregate a) const;
 };

@@ -206,6 +206,42 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
   w.bytes(raw);
 }
 
+void ResidualDecoder::decode(std::uint64_t* out, std::size_t n) {
+  if (constant_) {
+    std::fill_n(out, n, value_);
+    return;
+  }
+  std::uint32_t x = state_;
+  const std::uint8_t* p = rans_;
+  const std::uint8_t* const end = rans_end_;
+  const unsigned shift = shift_;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t slot = x & (kScale - 1);
+    const unsigned sym = slot_symbol_[slot];
+    x = freq_[sym] * (x >> kScaleBits) + slot - start_[sym];
+    if (x < kRansLow) {
+      if (end - p >= 2) {  // at most two bytes renormalise a 12-bit-scale state
+        x = (x << 8) | *p++;
+        if (x < kRansLow) x = (x << 8) | *p++;
+      } else {
+        while (x < kRansLow) {
+          if (p < end) {
+            x = (x << 8) | *p++;
+          } else {
+            failed_ = true;
+            x = kRansLow;
+          }
+        }
+      }
+    }
+    std::uint64_t high = sym;
+    if (sym == kEscape) [[unlikely]] high = raw_.gamma() + (kEscape - 1);
+    out[i] = shift == 0 ? high : (high << shift) | raw_.get(shift);
+  }
+  state_ = x;
+  rans_ = p;
+}
+
 bool ResidualDecoder::open(ByteReader& in) {
   const std::uint8_t mode = in.u8();
   if (mode == 0) {

@@ -57,6 +57,8 @@ class ResidualDecoder {
     if (shift_ == 0) return high;
     return (high << shift_) | raw_.get(shift_);
   }
+  // The next n integers into out: the fast path, state kept in registers.
+  void decode(std::uint64_t* out, std::size_t n);
   [[nodiscard]] bool failed() const { return failed_ || raw_.failed(); }
   [[nodiscard]] bool constant() const { return constant_; }
   [[nodiscard]] std::uint64_t constant_value() const { return value_; }

@@ -197,6 +197,7 @@ bool DecimalDecoder::open(ByteReader& in, std::size_t count) {
   const std::uint64_t n_raw = in.varint();
   if (n_raw > count) return false;
   raw_ = ByteReader(in.bytes(n_raw * 8));
+  n_raw_ = n_raw;
   index_ = 0;
   return !in.failed();
 }
@@ -235,6 +236,106 @@ double DecimalDecoder::next() {
   if (delta <= -kMaxUlpCorrection || delta >= kMaxUlpCorrection) failed_ = true;
   return bits_double(static_cast<std::uint64_t>(static_cast<std::int64_t>(double_bits(approx)) +
                                                 (failed_ ? 0 : delta)));
+}
+
+void DecimalDecoder::mantissas(std::int64_t* out, std::size_t n) {
+  if (n == 0) return;
+  std::size_t i = 0;
+  if (index_ == 0) {
+    out[i++] = m1_;
+    ewma_ = m1_ * 256;
+    m2_ = m1_;
+  }
+  // Wrapping arithmetic (corrupt input must not be undefined behaviour), range-checked below.
+  auto add = [](std::int64_t a, std::uint64_t z) {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(unzigzag(z)));
+  };
+  constexpr std::int64_t kLimit = std::int64_t{1} << 53;
+  auto outside = [](std::int64_t m) { return static_cast<std::uint64_t>(m + kLimit) >> 54; };
+  std::uint64_t bad = 0;
+  std::int64_t m1 = m1_, m2 = m2_, e = ewma_;
+  const unsigned k = predictor_ >= kEwma1 ? predictor_ - kEwma1 + 1 : 0;
+  std::uint64_t z[512];
+  while (i < n) {
+    const std::size_t len = std::min<std::size_t>(512, n - i);
+    residuals_.decode(z, len);
+    std::int64_t* o = out + i;
+    switch (predictor_) {
+      case kLevel:
+        for (std::size_t j = 0; j < len; ++j) {
+          o[j] = add(level_, z[j]);
+          bad |= outside(o[j]);
+        }
+        break;
+      case kDelta:
+        for (std::size_t j = 0; j < len; ++j) {
+          m1 = add(m1, z[j]);
+          bad |= outside(m1);
+          o[j] = m1;
+        }
+        break;
+      case kDelta2:
+        for (std::size_t j = 0; j < len; ++j) {
+          const bool second = index_ + i + j == 1;
+          const std::int64_t pred =
+              second ? m1 : static_cast<std::int64_t>(2 * static_cast<std::uint64_t>(m1) - static_cast<std::uint64_t>(m2));
+          const std::int64_t m = add(pred, z[j]);
+          bad |= outside(m);
+          m2 = m1;
+          m1 = m;
+          o[j] = m;
+        }
+        break;
+      default:
+        for (std::size_t j = 0; j < len; ++j) {
+          const std::int64_t m = add((e + 128) >> 8, z[j]);
+          bad |= outside(m);
+          if (!bad) e += ((m * 256) - e) >> k;
+          o[j] = m;
+        }
+    }
+    i += len;
+  }
+  m1_ = m1;
+  m2_ = m2;
+  ewma_ = e;
+  index_ += n;
+  if (bad) {
+    failed_ = true;
+    std::fill_n(out, n, 0);
+  }
+}
+
+void DecimalDecoder::values(double* out, std::size_t n) {
+  std::int64_t m[512];
+  const double scale = kPow10[exponent_];
+  while (n > 0) {
+    const std::size_t k = std::min<std::size_t>(n, 512);
+    mantissas(m, k);
+    if (exact()) {
+      for (std::size_t i = 0; i < k; ++i) out[i] = static_cast<double>(m[i]) / scale;
+    } else {
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::uint64_t corr = corrections_.next();
+        const double approx = static_cast<double>(m[i]) / scale;
+        if (corr == 0) {
+          out[i] = approx;
+        } else if (corr == 1) {
+          out[i] = bits_double(raw_.u64());
+        } else {
+          const std::int64_t delta = unzigzag(corr - 2);
+          if (delta <= -kMaxUlpCorrection || delta >= kMaxUlpCorrection) {
+            failed_ = true;
+            out[i] = approx;
+          } else {
+            out[i] = bits_double(static_cast<std::uint64_t>(static_cast<std::int64_t>(double_bits(approx)) + delta));
+          }
+        }
+      }
+    }
+    out += k;
+    n -= k;
+  }
 }
 
 void encode_gorilla(std::span<const double> values, std::vector<std::uint8_t>& out) {

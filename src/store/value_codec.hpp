@@ -35,6 +35,13 @@ class DecimalDecoder {
  public:
   bool open(ByteReader& in, std::size_t count);
   double next();
+  // The next n values (REQUIRES: no more than remain).
+  void values(double* out, std::size_t n);
+  // The next n mantissas; with exact() every value is mantissa / 10^exponent(), so aggregates can
+  // run on integers. REQUIRES: no more than remain; not mixed with values() on one decoder.
+  void mantissas(std::int64_t* out, std::size_t n);
+  [[nodiscard]] bool exact() const { return corrections_.constant() && corrections_.constant_value() == 0 && n_raw_ == 0; }
+  [[nodiscard]] unsigned exponent() const { return exponent_; }
   [[nodiscard]] bool failed() const { return failed_ || residuals_.failed() || corrections_.failed(); }
 
  private:
@@ -44,6 +51,7 @@ class DecimalDecoder {
   std::int64_t m1_ = 0, m2_ = 0;  // the previous two mantissas
   std::int64_t ewma_ = 0;         // EWMA state, 8 fractional bits
   std::size_t index_ = 0;
+  std::uint64_t n_raw_ = 0;
   ResidualDecoder residuals_;
   ResidualDecoder corrections_;
   ByteReader raw_;

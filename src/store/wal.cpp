@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::uint8_t kSamplesRecord = 1;
 constexpr std::uint8_t kPointsRecord = 2;
+constexpr std::uint8_t kRunsRecord = 3;
 constexpr std::uint32_t kMaxRecord = 256u << 20;
 
 std::filesystem::path segment_path(const std::filesystem::path& dir, std::uint64_t n) {
@@ -57,6 +58,28 @@ bool replay_payload(std::span<const std::uint8_t> payload, const WriteAheadLog::
     if (!s.empty()) last_ts = s.back().ts;
     on_samples(static_cast<SeriesId>(series), s);
     return true;
+  }
+  if (type == kRunsRecord) {
+    const auto runs = in.varint();
+    std::vector<Sample> s;
+    for (std::uint64_t r = 0; r < runs; ++r) {
+      const auto series = in.varint();
+      const auto n = in.varint();
+      if (in.failed() || n == 0 || n > in.remaining() / 9 || series > UINT32_MAX) return false;
+      s.resize(n);
+      s[0].ts = in.svarint();
+      std::uint64_t delta = 0;
+      for (std::uint64_t i = 1; i < n; ++i) {
+        // wrapping arithmetic: corrupt input must not be undefined behaviour
+        delta = i == 1 ? static_cast<std::uint64_t>(in.svarint()) : delta + static_cast<std::uint64_t>(in.svarint());
+        s[i].ts = static_cast<Timestamp>(static_cast<std::uint64_t>(s[i - 1].ts) + delta);
+      }
+      for (auto& x : s) x.value = bits_double(in.u64());
+      if (in.failed()) return false;
+      last_ts = s.back().ts;
+      on_samples(static_cast<SeriesId>(series), s);
+    }
+    return in.remaining() == 0;
   }
   if (type == kPointsRecord) {
     const auto n = in.varint();
@@ -206,17 +229,27 @@ Status WriteAheadLog::append(SeriesId series, std::span<const Sample> samples) {
 
 Status WriteAheadLog::append(std::span<const Point> points) {
   buf_.assign(8, 0);
+  buf_.reserve(8 + points.size() * 10 + 16);
   ByteWriter w(buf_);
-  w.u8(kPointsRecord);
-  w.varint(points.size());
-  const std::size_t at = buf_.size();
-  buf_.resize(at + points.size() * 20);
-  std::uint8_t* p = buf_.data() + at;
-  for (const Point& x : points) {
-    std::memcpy(p, &x.series, 4);
-    std::memcpy(p + 4, &x.ts, 8);
-    std::memcpy(p + 12, &x.value, 8);
-    p += 20;
+  w.u8(kRunsRecord);
+  std::size_t runs = 0;
+  for (std::size_t i = 0; i < points.size(); ++runs)
+    for (const SeriesId id = points[i].series; i < points.size() && points[i].series == id;) ++i;
+  w.varint(runs);
+  for (std::size_t i = 0; i < points.size();) {
+    std::size_t end = i;
+    while (end < points.size() && points[end].series == points[i].series) ++end;
+    w.varint(points[i].series);
+    w.varint(end - i);
+    w.svarint(points[i].ts);
+    std::uint64_t prev_delta = 0;
+    for (std::size_t k = i + 1; k < end; ++k) {
+      const std::uint64_t delta = static_cast<std::uint64_t>(points[k].ts) - static_cast<std::uint64_t>(points[k - 1].ts);
+      w.svarint(static_cast<std::int64_t>(k == i + 1 ? delta : delta - prev_delta));
+      prev_delta = delta;
+    }
+    for (std::size_t k = i; k < end; ++k) w.u64(double_bits(points[k].value));
+    i = end;
   }
   return write_record();
 }

@@ -9,6 +9,9 @@
 // Payload (format 1):
 //   u8 type = 1 (samples of one series): varint series, varint n, n × (i64 ts, f64 value)
 //   u8 type = 2 (points of any series):  varint n, n × (u32 series, i64 ts, f64 value)
+//   u8 type = 3 (points of any series, in runs of one series, what append(points) writes):
+//           varint n_runs, per run: varint series, varint n, zz-varint ts0, [n ≥ 2] zz-varint
+//           ts1 − ts0, (n − 2) × zz-varint delta-of-delta, n × f64 value  (≈ 9 bytes a point)
 // Replay stops a segment at the first record whose length or CRC does not check: at the tail of
 // the last segment that is a torn write (cut, with a warning); elsewhere it is corruption, and
 // replay resynchronises on the next record that checks, reporting the bytes it skipped.

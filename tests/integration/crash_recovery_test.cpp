@@ -47,9 +47,20 @@ StoreOptions options(FsyncPolicy policy) {
   std::vector<SeriesId> ids;
   for (int s = 0; s < kSeries; ++s) ids.push_back(*(*st)->resolve(SeriesKey{"dev" + std::to_string(s), "temp", {}}));
   for (std::uint32_t b = 0;; ++b) {
-    for (int s = 0; s < kSeries; ++s) {
-      auto r = (*st)->append(ids[static_cast<std::size_t>(s)], batch_samples(s, b));
-      if (!r || r->accepted != kBatch) _exit(4);
+    if (b % 2 == 0) {  // one series at a time
+      for (int s = 0; s < kSeries; ++s) {
+        auto r = (*st)->append(ids[static_cast<std::size_t>(s)], batch_samples(s, b));
+        if (!r || r->accepted != kBatch) _exit(4);
+      }
+    } else {  // every series in one mixed batch, time-major as devices send
+      std::vector<Point> points;
+      for (int i = 0; i < kBatch; ++i)
+        for (int s = 0; s < kSeries; ++s) {
+          const Sample x = batch_samples(s, b)[static_cast<std::size_t>(i)];
+          points.push_back(Point{ids[static_cast<std::size_t>(s)], x.ts, x.value});
+        }
+      auto r = (*st)->append(points);
+      if (!r || r->accepted != points.size()) _exit(4);
     }
     // Every series' batch b is acknowledged: tell the parent.
     if (::write(ack_fd, &b, sizeof b) != sizeof b) _exit(5);
