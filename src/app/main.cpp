@@ -187,15 +187,16 @@ int main(int argc, char** argv) {
                       {"to", l.to == kMaxTimestamp ? "" : format_iso8601(l.to)}, {"points", l.points}, {"reason", l.reason}});
     if (stats_json) {
       nlohmann::json j{{"series", s.series},           {"points", s.points},        {"chunks", s.chunks},
-                       {"bytes_on_disk", s.bytes_on_disk}, {"data_bytes", s.data_bytes}, {"wal_bytes", s.wal_bytes},
+                       {"bytes_on_disk", s.bytes_on_disk}, {"allocated_bytes", s.allocated_bytes}, {"data_bytes", s.data_bytes}, {"wal_bytes", s.wal_bytes},
                        {"head_points", s.head_points},  {"bytes_per_point", bpp},   {"data_bytes_per_point", dpp},
                        {"lost", lost}};
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("series         %zu\npoints         %llu\nchunks         %llu\nbytes on disk  %llu (%.3f B/point)\n"
+      std::printf("series         %zu\npoints         %llu\nchunks         %llu\nbytes on disk  %llu (%.3f B/point; %llu allocated)\n"
                   "data bytes     %llu (%.3f B/point)\nWAL bytes      %llu\nlost ranges    %zu\n",
                   s.series, static_cast<unsigned long long>(s.points), static_cast<unsigned long long>(s.chunks),
-                  static_cast<unsigned long long>(s.bytes_on_disk), bpp, static_cast<unsigned long long>(s.data_bytes), dpp,
+                  static_cast<unsigned long long>(s.bytes_on_disk), bpp, static_cast<unsigned long long>(s.allocated_bytes),
+                  static_cast<unsigned long long>(s.data_bytes), dpp,
                   static_cast<unsigned long long>(s.wal_bytes), st->lost().size());
       for (const auto& l : lost) std::printf("  lost: %s\n", l.dump().c_str());
     }

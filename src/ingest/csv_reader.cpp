@@ -3,81 +3,16 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
-#include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <system_error>
 #include <unordered_map>
 #include <utility>
 
 #include "core/time_format.hpp"
+#include "ingest/text_scan.hpp"
 
 namespace strata::ingest {
 namespace {
-
-// The helpers below repeat line_protocol.cpp's on purpose: each decoder stays one file pair.
-
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  return n;
-}
-
-// A cell or name as shown in a message: at most 64 bytes; control bytes and bytes that are not
-// UTF-8 as \xNN.
-std::string shown(std::string_view s) {
-  constexpr std::size_t kMax = 64;
-  std::string out;
-  std::size_t i = 0;
-  while (i < s.size() && out.size() < kMax) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b >= 0x20 && b < 0x7F) {
-      out += s[i++];
-    } else if (const std::size_t n = b >= 0x80 ? utf8_length(s, i) : 0; n > 0) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 0xF];
-      ++i;
-    }
-  }
-  if (i < s.size()) out += "...";
-  return out;
-}
-
-// A decimal float, whole text, bit-exact to strtod (see line_protocol.cpp); false when it is not
-// one or overflows a double.
-bool parse_double(std::string_view s, double& out) {
-  const char* const end = s.data() + s.size();
-  const auto [ptr, ec] = std::from_chars(s.data(), end, out);
-  if (ptr != end || ec == std::errc::invalid_argument) return false;
-  if (ec == std::errc()) return true;
-  std::array<char, 128> small;
-  std::string big;
-  const char* z;
-  if (s.size() < small.size()) {
-    std::memcpy(small.data(), s.data(), s.size());
-    small[s.size()] = '\0';
-    z = small.data();
-  } else {
-    big.assign(s);
-    z = big.c_str();
-  }
-  const double v = std::strtod(z, nullptr);
-  if (std::isinf(v)) return false;
-  out = v;
-  return true;
-}
 
 // A value cell: optional sign, then what strtod reads in decimal form (no inf, nan or hex).
 bool parse_value(std::string_view s, double& out) {
@@ -90,7 +25,7 @@ bool parse_value(std::string_view s, double& out) {
     i = 1;
   }
   if (i >= s.size() || !(is_digit(s[i]) || s[i] == '.')) return false;
-  return parse_double(s, out);
+  return parse_double(s, out) == NumberStatus::ok;
 }
 
 // Epoch number ("1396310700", "-12.5", "1396310700123") in unit, to µs, floored.
@@ -155,10 +90,6 @@ bool looks_like_epoch(std::string_view s) {
   return true;
 }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 bool usable_delimiter(char d) { return d != '"' && d != ' ' && d != '\r' && d != '\n'; }
 
 }  // namespace
@@ -212,31 +143,14 @@ class CsvReader::RowParser {
  private:
   enum class Outcome { done, incomplete, fatal };
 
-  [[nodiscard]] bool is_eol(const char* p) const {
-    return p == end_ || *p == '\n' || (*p == '\r' && (p + 1 == end_ || p[1] == '\n'));
-  }
   [[nodiscard]] bool is_blank(char c) const { return c == ' ' || (c == '\t' && skip_tab_); }
 
-  Outcome finish_line(const char* q) {
-    if (q < end_ && *q == '\r') ++q;
-    if (q == end_) {
-      if (!final_) return Outcome::incomplete;
-      next_ = end_;
-    } else {
-      next_ = q + 1;
-    }
-    row_lines_ = line_ - row_line_ + 1;
-    return Outcome::done;
-  }
+  Outcome finish_line(const char* q) { return end_row(after_line_end(q, end_, final_)); }
+  Outcome skip_line(const char* q) { return end_row(after_next_newline(q, end_, final_)); }
 
-  Outcome skip_line(const char* q) {
-    const void* nl = std::memchr(q, '\n', static_cast<std::size_t>(end_ - q));
-    if (nl == nullptr) {
-      if (!final_) return Outcome::incomplete;
-      next_ = end_;
-    } else {
-      next_ = static_cast<const char*>(nl) + 1;
-    }
+  Outcome end_row(const char* next) {
+    if (next == nullptr) return Outcome::incomplete;
+    next_ = next;
     row_lines_ = line_ - row_line_ + 1;
     return Outcome::done;
   }
@@ -306,12 +220,14 @@ class CsvReader::RowParser {
           ++q;
           continue;
         }
-        if (is_eol(q)) break;
+        if (is_eol(q, end_)) break;
         return fail(q, r_.cells_.size() - 1,
                     "expected the delimiter or a line end after the closing quote");
       }
       const char* const b = q;
-      while (q < end_ && !(stop_[static_cast<unsigned char>(*q)] && (*q != '\r' || is_eol(q)))) ++q;
+      while (q < end_ &&
+             !(stop_[static_cast<unsigned char>(*q)] && (*q != '\r' || is_eol(q, end_))))
+        ++q;
       const char* e = q;
       while (e > b && is_blank(e[-1])) --e;
       r_.cells_.push_back({b, e, false});
@@ -460,44 +376,25 @@ Status CsvReader::feed(std::string_view bytes) {
   return commit(bytes.size());
 }
 
-std::span<char> CsvReader::prepare(std::size_t n) {
-  if (begin_ > 0) {
-    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  if (cap_ - end_ < n) {
-    const std::size_t cap = std::max(end_ + n, cap_ * 2);
-    auto grown = std::make_unique_for_overwrite<char[]>(cap);
-    if (end_ > 0) std::memcpy(grown.get(), buf_.get(), end_);
-    buf_ = std::move(grown);
-    cap_ = cap;
-  }
-  return {buf_.get() + end_, n};
-}
+std::span<char> CsvReader::prepare(std::size_t n) { return buffer_.prepare(n); }
 
 Status CsvReader::commit(std::size_t n) {
   if (header_error_) return *header_error_;
-  end_ += std::min(n, cap_ - end_);
+  buffer_.commit(n);
   if (skipping_) {
-    const void* nl = std::memchr(buf_.get() + begin_, '\n', end_ - begin_);
-    if (nl == nullptr) {
-      begin_ = end_;
-      return {};
-    }
-    begin_ = static_cast<std::size_t>(static_cast<const char*>(nl) - buf_.get()) + 1;
+    if (!buffer_.drop_through_newline()) return {};
     ++next_line_;
     skipping_ = false;
   }
-  if (Status s = parse_buffered(false, end_ - begin_); !s) return s;
-  if (end_ - begin_ > options_.max_record_bytes) refuse_overlong_record();
+  if (Status s = parse_buffered(false, buffer_.pending().size()); !s) return s;
+  if (buffer_.pending().size() > options_.max_record_bytes) refuse_overlong_record();
   return header_error_ ? Status(*header_error_) : Status();
 }
 
 Status CsvReader::parse_buffered(bool final, std::size_t limit) {
   const RowParser::Progress done =
-      RowParser(*this, final).run(std::string_view(buf_.get() + begin_, limit), next_line_);
-  begin_ += done.bytes;
+      RowParser(*this, final).run(buffer_.pending().substr(0, limit), next_line_);
+  buffer_.consume(done.bytes);
   next_line_ += done.lines;
   if (done.fatal) return *header_error_;
   return {};
@@ -506,11 +403,11 @@ Status CsvReader::parse_buffered(bool final, std::size_t limit) {
 void CsvReader::refuse_overlong_record() {
   // A quote left open makes a row run on over line ends. Read up to the last newline as if the
   // text ended there: that refuses the open quote's row and reads the rows after it normally.
-  const std::string_view tail(buf_.get() + begin_, end_ - begin_);
+  const std::string_view tail = buffer_.pending();
   if (const std::size_t nl = tail.rfind('\n'); nl != std::string_view::npos) {
     if (!parse_buffered(true, nl + 1)) return;
   }
-  if (end_ - begin_ <= options_.max_record_bytes) return;
+  if (buffer_.pending().size() <= options_.max_record_bytes) return;
   if (columns_.empty()) {
     header_error_ =
         Error::of(errc::bad_header,
@@ -522,7 +419,7 @@ void CsvReader::refuse_overlong_record() {
   sink_.refuse(next_line_, "line " + std::to_string(next_line_) + ": longer than " +
                                std::to_string(options_.max_record_bytes) +
                                " bytes without a line end; the row is skipped");
-  begin_ = end_;
+  buffer_.clear();
   skipping_ = true;
 }
 
@@ -531,10 +428,10 @@ Status CsvReader::finish() {
   if (skipping_) {
     ++next_line_;
     skipping_ = false;
-  } else if (Status s = parse_buffered(true, end_ - begin_); !s) {
+  } else if (Status s = parse_buffered(true, buffer_.pending().size()); !s) {
     return s;
   }
-  begin_ = end_ = 0;
+  buffer_.clear();
   if (columns_.empty()) {
     header_error_ = Error::of(errc::bad_header,
                               "no header row; the first line names the columns: "
@@ -572,10 +469,9 @@ Result<std::size_t> read_csv_file(std::FILE* file, const CsvOptions& options, Cs
 
 Result<std::size_t> read_csv_file(const std::filesystem::path& path, const CsvOptions& options,
                                   CsvSink& sink, std::size_t block_bytes) {
-  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file)
-    return Error::of(errc::io, "cannot open '" + path.string() + "': " + std::strerror(errno));
-  return read_csv_file(file.get(), options, sink, block_bytes);
+  const auto file = open_import_file(path);
+  if (!file) return file.error();
+  return read_csv_file(file->get(), options, sink, block_bytes);
 }
 
 }  // namespace strata::ingest

@@ -23,7 +23,6 @@
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,7 +31,8 @@
 
 #include "core/result.hpp"
 #include "core/types.hpp"
-#include "ingest/line_protocol.hpp"  // errc, kImportBlockBytes
+#include "ingest/errc.hpp"       // errc, kImportBlockBytes
+#include "ingest/text_scan.hpp"  // CarryOverBuffer
 
 namespace strata::ingest {
 
@@ -97,10 +97,7 @@ class CsvReader {
 
   CsvOptions options_;
   CsvSink& sink_;
-  std::unique_ptr<char[]> buf_;
-  std::size_t cap_ = 0;
-  std::size_t begin_ = 0;  // first unparsed byte
-  std::size_t end_ = 0;    // one past the last committed byte
+  CarryOverBuffer buffer_;
   std::size_t next_line_ = 1;
   std::size_t rows_ = 0;
   bool skipping_ = false;  // discarding an over-long row up to its '\n'

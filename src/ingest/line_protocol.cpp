@@ -4,14 +4,14 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "ingest/text_scan.hpp"
 
 namespace strata::ingest {
 namespace {
@@ -31,13 +31,6 @@ constexpr std::array<std::uint8_t, 256> kByteClass = [] {
 
 inline std::uint8_t byte_class(char c) { return kByteClass[static_cast<unsigned char>(c)]; }
 inline bool escapable(char c) { return c == ',' || c == ' ' || c == '='; }
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// True at the end of a line: the end of the text, '\n', or a '\r' that ends the text or precedes
-// '\n'. A '\r' anywhere else is an ordinary byte.
-inline bool is_eol(const char* p, const char* end) {
-  return p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
-}
 
 // Scans a name from p to the first unescaped ',' or ' ' (and '=' when kStopAtEquals), or to the
 // line end. kInLine: end is where the text ends (a line end); otherwise (a series text handed out
@@ -94,41 +87,6 @@ std::string unescape_name(std::string_view s) {
   return out;
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  return n;
-}
-
-// A name or token as shown in a message: at most 64 bytes; control bytes and bytes that are not
-// UTF-8 as \xNN, so that a message is always printable text.
-std::string shown(std::string_view s) {
-  constexpr std::size_t kMax = 64;
-  std::string out;
-  std::size_t i = 0;
-  while (i < s.size() && out.size() < kMax) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b >= 0x20 && b < 0x7F) {
-      out += s[i++];
-    } else if (const std::size_t n = b >= 0x80 ? utf8_length(s, i) : 0; n > 0) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 0xF];
-      ++i;
-    }
-  }
-  if (i < s.size()) out += "...";
-  return out;
-}
-
 std::string_view precision_name(Precision p) {
   switch (p) {
     case Precision::ns:
@@ -160,33 +118,6 @@ bool to_micros(std::int64_t v, Precision p, Timestamp& out) {
   return false;
 }
 
-enum class NumberStatus { ok, invalid, out_of_range };
-
-// A decimal float, whole token, as strtod reads it. from_chars leaves the value unset when the
-// result is out of range; then strtod on a copy gives what strtod gives for an underflow (zero or a
-// denormal), while an overflow (±inf) is refused.
-NumberStatus parse_double(std::string_view s, double& out) {
-  const char* const end = s.data() + s.size();
-  const auto [ptr, ec] = std::from_chars(s.data(), end, out);
-  if (ptr != end || ec == std::errc::invalid_argument) return NumberStatus::invalid;
-  if (ec == std::errc()) return NumberStatus::ok;
-  std::array<char, 128> small;
-  std::string big;
-  const char* z;
-  if (s.size() < small.size()) {
-    std::memcpy(small.data(), s.data(), s.size());
-    small[s.size()] = '\0';
-    z = small.data();
-  } else {
-    big.assign(s);
-    z = big.c_str();
-  }
-  const double v = std::strtod(z, nullptr);
-  if (std::isinf(v)) return NumberStatus::out_of_range;
-  out = v;
-  return NumberStatus::ok;
-}
-
 bool is_boolean(std::string_view t, bool& value) {
   if (t == "t" || t == "T" || t == "true" || t == "True" || t == "TRUE") {
     value = true;
@@ -198,10 +129,6 @@ bool is_boolean(std::string_view t, bool& value) {
   }
   return false;
 }
-
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
 
 struct Progress {
   std::size_t bytes = 0;
@@ -267,27 +194,14 @@ class Parser {
   enum class Outcome { done, incomplete };
 
   // Ends the record at q (a line end): sets next_ and record_lines_.
-  Outcome finish_line(const char* q) {
-    if (q < end_ && *q == '\r') ++q;
-    if (q == end_) {
-      if (!final_) return Outcome::incomplete;
-      next_ = end_;
-    } else {
-      next_ = q + 1;
-    }
-    record_lines_ = line_ - record_line_ + 1;
-    return Outcome::done;
-  }
+  Outcome finish_line(const char* q) { return end_record(after_line_end(q, end_, final_)); }
 
   // Ends the record at the first '\n' from q, whatever is in between.
-  Outcome skip_line(const char* q) {
-    const void* nl = std::memchr(q, '\n', static_cast<std::size_t>(end_ - q));
-    if (nl == nullptr) {
-      if (!final_) return Outcome::incomplete;
-      next_ = end_;
-    } else {
-      next_ = static_cast<const char*>(nl) + 1;
-    }
+  Outcome skip_line(const char* q) { return end_record(after_next_newline(q, end_, final_)); }
+
+  Outcome end_record(const char* next) {
+    if (next == nullptr) return Outcome::incomplete;
+    next_ = next;
     record_lines_ = line_ - record_line_ + 1;
     return Outcome::done;
   }
@@ -560,59 +474,39 @@ void LineProtocolStream::feed(std::string_view bytes) {
   commit(bytes.size());
 }
 
-std::span<char> LineProtocolStream::prepare(std::size_t n) {
-  if (begin_ > 0) {
-    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  if (cap_ - end_ < n) {
-    const std::size_t cap = std::max(end_ + n, cap_ * 2);
-    auto grown = std::make_unique_for_overwrite<char[]>(cap);
-    if (end_ > 0) std::memcpy(grown.get(), buf_.get(), end_);
-    buf_ = std::move(grown);
-    cap_ = cap;
-  }
-  return {buf_.get() + end_, n};
-}
+std::span<char> LineProtocolStream::prepare(std::size_t n) { return buffer_.prepare(n); }
 
 void LineProtocolStream::commit(std::size_t n) {
-  end_ += std::min(n, cap_ - end_);
+  buffer_.commit(n);
   if (skipping_) {
-    const void* nl = std::memchr(buf_.get() + begin_, '\n', end_ - begin_);
-    if (nl == nullptr) {
-      begin_ = end_;
-      return;
-    }
-    begin_ = static_cast<std::size_t>(static_cast<const char*>(nl) - buf_.get()) + 1;
+    if (!buffer_.drop_through_newline()) return;
     ++next_line_;
     skipping_ = false;
   }
   parse_buffered();
-  if (end_ - begin_ > options_.max_record_bytes) refuse_overlong_record();
+  if (buffer_.pending().size() > options_.max_record_bytes) refuse_overlong_record();
 }
 
 void LineProtocolStream::parse_buffered() {
-  const Progress done = Parser(options_, sink_, false)
-                            .run(std::string_view(buf_.get() + begin_, end_ - begin_), next_line_);
-  begin_ += done.bytes;
+  const Progress done = Parser(options_, sink_, false).run(buffer_.pending(), next_line_);
+  buffer_.consume(done.bytes);
   next_line_ += done.lines;
 }
 
 void LineProtocolStream::refuse_overlong_record() {
   // A quote left open makes a record run on over newlines. Parse up to the last newline as if the
   // text ended there: that refuses the open quote's line and reads the lines after it normally.
-  const std::string_view tail(buf_.get() + begin_, end_ - begin_);
+  const std::string_view tail = buffer_.pending();
   if (const std::size_t nl = tail.rfind('\n'); nl != std::string_view::npos) {
     const Progress done = Parser(options_, sink_, true).run(tail.substr(0, nl + 1), next_line_);
-    begin_ += done.bytes;
+    buffer_.consume(done.bytes);
     next_line_ += done.lines;
   }
-  if (end_ - begin_ <= options_.max_record_bytes) return;
+  if (buffer_.pending().size() <= options_.max_record_bytes) return;
   sink_.refuse(next_line_, "line " + std::to_string(next_line_) + ": longer than " +
                                std::to_string(options_.max_record_bytes) +
                                " bytes without a line end; split it into lines");
-  begin_ = end_;
+  buffer_.clear();
   skipping_ = true;
 }
 
@@ -621,12 +515,10 @@ void LineProtocolStream::finish() {
     ++next_line_;
     skipping_ = false;
   } else {
-    const Progress done =
-        Parser(options_, sink_, true)
-            .run(std::string_view(buf_.get() + begin_, end_ - begin_), next_line_);
+    const Progress done = Parser(options_, sink_, true).run(buffer_.pending(), next_line_);
     next_line_ += done.lines;
   }
-  begin_ = end_ = 0;
+  buffer_.clear();
 }
 
 Result<std::size_t> parse_line_protocol_file(std::FILE* file, const LineProtocolOptions& options,
@@ -651,10 +543,9 @@ Result<std::size_t> parse_line_protocol_file(std::FILE* file, const LineProtocol
 Result<std::size_t> parse_line_protocol_file(const std::filesystem::path& path,
                                              const LineProtocolOptions& options,
                                              LineProtocolSink& sink, std::size_t block_bytes) {
-  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file)
-    return Error::of(errc::io, "cannot open '" + path.string() + "': " + std::strerror(errno));
-  return parse_line_protocol_file(file.get(), options, sink, block_bytes);
+  const auto file = open_import_file(path);
+  if (!file) return file.error();
+  return parse_line_protocol_file(file->get(), options, sink, block_bytes);
 }
 
 }  // namespace strata::ingest

@@ -27,7 +27,6 @@
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -35,15 +34,10 @@
 #include "core/result.hpp"
 #include "core/series_key.hpp"
 #include "core/types.hpp"
+#include "ingest/errc.hpp"       // errc, kImportBlockBytes
+#include "ingest/text_scan.hpp"  // CarryOverBuffer
 
 namespace strata::ingest {
-
-// Error codes of the ingest module (Error::code of the Results below).
-enum class errc {
-  syntax = 1,  // the text does not follow the format
-  bad_header,  // CSV: the header row is missing or unusable (the whole file is refused)
-  io,          // a file could not be opened or read
-};
 
 // Unit of the timestamps in a line-protocol text (InfluxDB's `precision` parameter).
 enum class Precision { ns, us, ms, s };
@@ -115,17 +109,11 @@ class LineProtocolStream {
 
   LineProtocolOptions options_;
   LineProtocolSink& sink_;
-  std::unique_ptr<char[]> buf_;
-  std::size_t cap_ = 0;
-  std::size_t begin_ = 0;  // first unparsed byte
-  std::size_t end_ = 0;    // one past the last committed byte
+  CarryOverBuffer buffer_;
   std::size_t first_line_;
-  std::size_t next_line_;  // number of the line that begins at begin_
+  std::size_t next_line_;  // number of the line that begins at the first pending byte
   bool skipping_ = false;  // discarding an over-long record up to its '\n'
 };
-
-// Block size of the file helpers: large enough to amortise the reads, small enough for the cache.
-inline constexpr std::size_t kImportBlockBytes = std::size_t{4} << 20;
 
 // Parses a whole file (or stdin, via the FILE* form) in blocks of block_bytes with a
 // LineProtocolStream. Returns the number of lines read, or errc::io when the file cannot be opened

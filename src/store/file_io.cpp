@@ -111,3 +111,19 @@ std::uint64_t directory_bytes(const std::filesystem::path& dir) {
 }
 
 }  // namespace strata::store
+
+namespace strata::store {
+
+std::uint64_t directory_allocated_bytes(const std::filesystem::path& dir) {
+  std::uint64_t total = 0;
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (::lstat(it->path().c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+}  // namespace strata::store

@@ -39,5 +39,8 @@ class MappedFile {
 
 // Sum of the sizes of the regular files under dir (what "bytes on disk" means in Strata).
 std::uint64_t directory_bytes(const std::filesystem::path& dir);
+// What the file system allocated for dir and everything under it (`du -s` in bytes: blocks of
+// files and directories), the measure the peers' published figures use.
+std::uint64_t directory_allocated_bytes(const std::filesystem::path& dir);
 
 }  // namespace strata::store

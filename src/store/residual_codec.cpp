@@ -155,37 +155,38 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
     }
     bw.finish();
   }
-  std::vector<std::uint8_t> rans(values.size() * 2 + 16);
+  // Two interleaved rANS states (symbol i uses state i mod 2) halve the decoder's dependency
+  // chain; they share one byte stream, written backwards.
+  std::vector<std::uint8_t> rans(values.size() * 2 + 32);
   std::uint8_t* ptr = rans.data() + rans.size();
-  std::uint32_t x = kRansLow;
-  for (std::size_t i = values.size(); i-- > 0;) {
-    const std::uint64_t high = values[i] >> shift;
-    const unsigned sym = high >= kEscape ? kEscape : static_cast<unsigned>(high);
-    const std::uint32_t fs = freq[sym];
-    const std::uint32_t x_max = ((kRansLow >> kScaleBits) << 8) * fs;
-    while (x >= x_max) {
-      if (ptr == rans.data()) {  // grow at the front (rare: only for pathological tables)
-        const std::size_t used = rans.size();
-        std::vector<std::uint8_t> bigger(used * 2);
-        std::copy(rans.begin(), rans.end(), bigger.begin() + static_cast<long>(used));
-        rans.swap(bigger);
-        ptr = rans.data() + used;
-      }
-      *--ptr = static_cast<std::uint8_t>(x & 0xFF);
-      x >>= 8;
-    }
-    x = ((x / fs) << kScaleBits) + (x % fs) + start[sym];
-  }
-  for (int k = 0; k < 4; ++k) {
-    if (ptr == rans.data()) {
+  auto emit = [&](std::uint8_t byte) {
+    if (ptr == rans.data()) {  // grow at the front (rare: only for pathological tables)
       const std::size_t used = rans.size();
       std::vector<std::uint8_t> bigger(used * 2);
       std::copy(rans.begin(), rans.end(), bigger.begin() + static_cast<long>(used));
       rans.swap(bigger);
       ptr = rans.data() + used;
     }
-    *--ptr = static_cast<std::uint8_t>(x & 0xFF);
-    x >>= 8;
+    *--ptr = byte;
+  };
+  std::uint32_t xs[2] = {kRansLow, kRansLow};
+  for (std::size_t i = values.size(); i-- > 0;) {
+    std::uint32_t& x = xs[i & 1];
+    const std::uint64_t high = values[i] >> shift;
+    const unsigned sym = high >= kEscape ? kEscape : static_cast<unsigned>(high);
+    const std::uint32_t fs = freq[sym];
+    const std::uint32_t x_max = ((kRansLow >> kScaleBits) << 8) * fs;
+    while (x >= x_max) {
+      emit(static_cast<std::uint8_t>(x & 0xFF));
+      x >>= 8;
+    }
+    x = ((x / fs) << kScaleBits) + (x % fs) + start[sym];
+  }
+  for (int state = 1; state >= 0; --state) {
+    for (int k = 0; k < 4; ++k) {
+      emit(static_cast<std::uint8_t>(xs[state] & 0xFF));
+      xs[state] >>= 8;
+    }
   }
   const std::size_t rans_len = static_cast<std::size_t>(rans.data() + rans.size() - ptr);
 
@@ -211,16 +212,17 @@ void ResidualDecoder::decode(std::uint64_t* out, std::size_t n) {
     std::fill_n(out, n, value_);
     return;
   }
-  std::uint32_t x = state_;
+  std::uint32_t x0 = states_[0], x1 = states_[1];
+  BitReader raw = raw_;  // a local copy stays in registers
+  bool failed = false;
   const std::uint8_t* p = rans_;
   const std::uint8_t* const end = rans_end_;
   const unsigned shift = shift_;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t slot = x & (kScale - 1);
-    const unsigned sym = slot_symbol_[slot];
-    x = freq_[sym] * (x >> kScaleBits) + slot - start_[sym];
+  auto step = [&](std::uint32_t& x) -> std::uint64_t {
+    const std::uint32_t e = slots_[x & (kScale - 1)];
+    x = (e & 0x1FFF) * (x >> kScaleBits) + ((e >> 13) & 0xFFF);
     if (x < kRansLow) {
-      if (end - p >= 2) {  // at most two bytes renormalise a 12-bit-scale state
+      if (end - p >= 2) [[likely]] {  // at most two bytes renormalise a 12-bit-scale state
         x = (x << 8) | *p++;
         if (x < kRansLow) x = (x << 8) | *p++;
       } else {
@@ -228,18 +230,35 @@ void ResidualDecoder::decode(std::uint64_t* out, std::size_t n) {
           if (p < end) {
             x = (x << 8) | *p++;
           } else {
-            failed_ = true;
+            failed = true;
             x = kRansLow;
           }
         }
       }
     }
+    const unsigned sym = e >> 25;
     std::uint64_t high = sym;
-    if (sym == kEscape) [[unlikely]] high = raw_.gamma() + (kEscape - 1);
-    out[i] = shift == 0 ? high : (high << shift) | raw_.get(shift);
+    if (sym == kEscape) [[unlikely]] high = raw.gamma() + (kEscape - 1);
+    return shift == 0 ? high : (high << shift) | raw.get(shift);
+  };
+  std::size_t i = 0;
+  if (parity_ == 1 && n > 0) {
+    out[i++] = step(x1);
+    parity_ = 0;
   }
-  state_ = x;
+  for (; i + 1 < n; i += 2) {
+    out[i] = step(x0);
+    out[i + 1] = step(x1);
+  }
+  if (i < n) {
+    out[i] = step(x0);
+    parity_ = 1;
+  }
+  states_[0] = x0;
+  states_[1] = x1;
   rans_ = p;
+  raw_ = raw;
+  failed_ = failed_ || failed;
 }
 
 bool ResidualDecoder::open(ByteReader& in) {
@@ -256,23 +275,23 @@ bool ResidualDecoder::open(ByteReader& in) {
   if (shift_ > 63 || nsym == 0 || nsym > kSymbols) return false;
   BitReader table(in.bytes(in.varint()));
   std::uint32_t total = 0;
-  for (unsigned s = 0; s < kSymbols; ++s) {
-    std::uint64_t f = s < nsym ? table.gamma() - 1 : 0;
-    if (f > kScale) return false;
-    freq_[s] = static_cast<std::uint16_t>(f);
-    start_[s] = static_cast<std::uint16_t>(total);
+  for (unsigned s = 0; s < nsym; ++s) {
+    const std::uint64_t f = table.gamma() - 1;
+    if (f > kScale || total + f > kScale) return false;
+    for (std::uint32_t k = 0; k < f; ++k)
+      slots_[total + k] = static_cast<std::uint32_t>(f) | (k << 13) | (s << 25);
     total += static_cast<std::uint32_t>(f);
-    if (total > kScale) return false;
   }
   if (total != kScale || table.failed()) return false;
-  for (unsigned s = 0; s < nsym; ++s)
-    std::fill_n(slot_symbol_ + start_[s], freq_[s], static_cast<std::uint8_t>(s));
   const auto rans = in.bytes(in.varint());
-  if (rans.size() < 4) return false;
+  if (rans.size() < 8) return false;
   rans_ = rans.data();
   rans_end_ = rans.data() + rans.size();
-  state_ = 0;
-  for (int k = 0; k < 4; ++k) state_ = (state_ << 8) | *rans_++;
+  for (auto& x : states_) {
+    x = 0;
+    for (int k = 0; k < 4; ++k) x = (x << 8) | *rans_++;
+  }
+  parity_ = 0;
   raw_ = BitReader(in.bytes(in.varint()));
   return !in.failed();
 }

@@ -14,7 +14,8 @@
 //   mode 0: varint value        every integer of the block equals it (costs nothing per point)
 //   mode 1: u8 shift s (0..63), u8 nsym (1..64),
 //           varint table_len, table: nsym Elias-gamma codes of (freq + 1), freqs sum to 4096
-//           varint rans_len, rans bytes (32-bit state, byte-wise renormalisation, 4 final bytes)
+//           varint rans_len, rans bytes (two interleaved 32-bit states, symbol i on state i mod 2,
+//             byte-wise renormalisation; the stream starts with both final states, 4 bytes each)
 //           varint raw_len, raw bits (LSB-first)
 // The count of integers is not stored: the chunk that holds a block knows it.
 #include <cstdint>
@@ -40,22 +41,9 @@ class ResidualDecoder {
   // Reads the block header at `in`'s position and advances `in` past the whole block.
   bool open(ByteReader& in);
   std::uint64_t next() {
-    if (constant_) return value_;
-    const std::uint32_t slot = state_ & 4095u;
-    const std::uint8_t sym = slot_symbol_[slot];
-    state_ = freq_[sym] * (state_ >> 12) + slot - start_[sym];
-    while (state_ < (1u << 23)) {
-      if (rans_ < rans_end_) {
-        state_ = (state_ << 8) | *rans_++;
-      } else {
-        failed_ = true;
-        state_ = 1u << 23;
-      }
-    }
-    std::uint64_t high = sym;
-    if (sym == kEscape) high = raw_.gamma() + (kEscape - 1);
-    if (shift_ == 0) return high;
-    return (high << shift_) | raw_.get(shift_);
+    std::uint64_t v;
+    decode(&v, 1);
+    return v;
   }
   // The next n integers into out: the fast path, state kept in registers.
   void decode(std::uint64_t* out, std::size_t n);
@@ -69,14 +57,15 @@ class ResidualDecoder {
   bool constant_ = true;
   std::uint64_t value_ = 0;
   unsigned shift_ = 0;
-  std::uint32_t state_ = 0;
+  std::uint32_t states_[2] = {};
+  unsigned parity_ = 0;
   const std::uint8_t* rans_ = nullptr;
   const std::uint8_t* rans_end_ = nullptr;
   BitReader raw_;
   bool failed_ = false;
-  std::uint16_t freq_[64] = {};
-  std::uint16_t start_[64] = {};
-  std::uint8_t slot_symbol_[4096] = {};
+  // Per rANS slot: frequency (bits 0-12), slot − start of its symbol (bits 13-24), symbol
+  // (bits 25-30): one load decodes a symbol.
+  std::uint32_t slots_[4096] = {};
 };
 
 }  // namespace strata::store

@@ -1,5 +1,7 @@
 #include "store/selector.hpp"
 
+#include <algorithm>
+
 namespace strata::store {
 namespace {
 std::string trim(std::string_view s) {
@@ -12,6 +14,32 @@ const std::string* field_of(const SeriesKey& key, const std::string& field) {
   if (field == "metric") return &key.metric;
   return key.tag(field);
 }
+// Where the matcher starting at `start` ends: the next comma, except that in a regex value a
+// comma inside (), {} or a [] class belongs to the regex (`line=~[0-9]{1,3}` is one matcher).
+std::size_t matcher_end(std::string_view text, std::size_t start) {
+  const std::size_t comma = std::min(text.find(',', start), text.size());
+  const std::size_t op = text.find_first_of("=!", start);
+  if (op >= comma || op + 1 >= text.size() || text[op + 1] != '~') return comma;
+  int depth = 0;
+  bool in_class = false;
+  for (std::size_t i = op + 2; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\') {
+      ++i;
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '(' || c == '{') {
+      ++depth;
+    } else if ((c == ')' || c == '}') && depth > 0) {
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      return i;
+    }
+  }
+  return text.size();
+}
 }  // namespace
 
 Result<SeriesSelector> SeriesSelector::parse(std::string_view text) {
@@ -19,8 +47,7 @@ Result<SeriesSelector> SeriesSelector::parse(std::string_view text) {
   sel.text_ = std::string(text);
   std::size_t start = 0;
   while (start <= text.size()) {
-    std::size_t end = text.find(',', start);
-    if (end == std::string_view::npos) end = text.size();
+    const std::size_t end = matcher_end(text, start);
     const std::string part = trim(text.substr(start, end - start));
     start = end + 1;
     if (part.empty()) {

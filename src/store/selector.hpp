@@ -2,7 +2,8 @@
 // SeriesSelector: which series a query, a retention rule or a detector applies to, written as
 // `device=pump-7,metric=~temp.*,site!=B` — a comma-separated list of matchers on `device`,
 // `metric` or a tag key, with = (equals), != (differs), =~ (matches the regex, whole value) and
-// !~ (does not match). An empty selector matches every series.
+// !~ (does not match; a comma inside (), {} or [] of a regex is the regex's own, as in
+// `line=~[0-9]{1,3}`). An empty selector matches every series.
 #include <regex>
 #include <string>
 #include <string_view>

@@ -683,6 +683,7 @@ StoreStats Store::stats() const {
   }
   st.wal_bytes = wal_->bytes();
   st.bytes_on_disk = directory_bytes(dir_);
+  st.allocated_bytes = directory_allocated_bytes(dir_);
   return st;
 }
 

@@ -89,7 +89,8 @@ struct StoreStats {
   std::uint64_t points = 0;         // sealed and in heads
   std::uint64_t chunks = 0;
   std::uint64_t data_bytes = 0;     // compressed chunk payloads
-  std::uint64_t bytes_on_disk = 0;  // every file under the data directory
+  std::uint64_t bytes_on_disk = 0;  // every file under the data directory (sizes)
+  std::uint64_t allocated_bytes = 0;  // what the file system allocated for it (du)
   std::uint64_t wal_bytes = 0;
   std::uint64_t head_points = 0;
 };

@@ -69,10 +69,10 @@ TEST_F(Cli, ImportsNabAndReportsStats) {
 TEST_F(Cli, RefusesBadLinesWithReasonsAndKeepsTheRest) {
   std::filesystem::create_directories(dir_);
   const auto file = dir_ / "in.lp";
-  std::ofstream(file) << "m,device=a temp=1.5 1000000000\n"
-                         "m,device=a temp=oops 2000000000\n"
-                         "m,device=a temp=2.5 3000000000\n"
-                         "m,device=a temp=0.5 1\n";  // far older than the window
+  std::ofstream(file) << "m,device=a temp=1.5 10000000000000\n"
+                         "m,device=a temp=oops 20000000000000\n"
+                         "m,device=a temp=2.5 30000000000000\n"
+                         "m,device=a temp=0.5 1\n";  // 30,000 s older: beyond the 1 h window
   const auto imp = run("--data-dir " + (dir_ / "db").string() + " import " + file.string() + " --precision ns");
   ASSERT_EQ(imp.rc, 0) << imp.out;
   EXPECT_NE(imp.out.find("imported 2 points, refused 2"), std::string::npos) << imp.out;

@@ -1,0 +1,680 @@
+// Tests of store/store: appends read back through snapshots; out-of-order points inside the window
+// are sorted in and older ones refused with a reason; on equal timestamps the last write wins,
+// in the head, in pending chunks and across checkpoints, reopen and compaction; reopen replays the
+// WAL and loads chunk files; delete_range, compact and retention (on a simulated clock) and that
+// they survive reopen; stats; a reader running beside a writer never sees a torn state; the LOCK.
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/time_format.hpp"
+#include "scratch_dir.hpp"
+#include "store/query.hpp"
+#include "store_access.hpp"
+
+namespace strata::store {
+namespace {
+
+using testing::files_with_extension;
+using testing::must_resolve;
+using testing::open_store;
+using testing::read_all;
+using testing::read_range;
+using testing::same_samples;
+using testing::ScratchDir;
+using testing::series_key;
+using testing::test_options;
+using testing::to_samples;
+
+constexpr Timestamp kS = kMicrosPerSecond;
+constexpr Timestamp kT0 = 1'700'000'000 * kS;  // 2023-11-14
+
+AppendResult must_append(Store& store, SeriesId id, const std::vector<Sample>& samples) {
+  auto r = store.append(id, samples);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r ? *r : AppendResult{};
+}
+
+AppendResult must_append(Store& store, const std::vector<Point>& points) {
+  auto r = store.append(points);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r ? *r : AppendResult{};
+}
+
+std::vector<Sample> regular(Timestamp t0, Timestamp step, std::size_t n, double v0 = 20.0, double dv = 0.5) {
+  std::vector<Sample> s(n);
+  for (std::size_t i = 0; i < n; ++i) s[i] = {t0 + static_cast<Timestamp>(i) * step, v0 + dv * static_cast<double>(i)};
+  return s;
+}
+
+TEST(Store, AppendAndReadBack) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options());
+  ASSERT_TRUE(store);
+  const SeriesId a = must_resolve(*store, series_key("pump-7", "temp"));
+  const SeriesId b = must_resolve(*store, series_key("pump-7", "pressure"));
+  EXPECT_EQ(store->series_count(), 2u);
+  const auto sa = regular(kT0, 10 * kS, 100);
+  const auto sb = regular(kT0 + 5, 7 * kS, 50, 1.0, -0.25);
+  EXPECT_EQ(must_append(*store, a, sa).accepted, 100u);
+  EXPECT_EQ(must_append(*store, b, sb).accepted, 50u);
+  EXPECT_TRUE(same_samples(read_all(*store, a), sa));
+  EXPECT_TRUE(same_samples(read_all(*store, b), sb));
+  EXPECT_TRUE(same_samples(read_all(*store, a, 1), sa)) << "one sample at a time";
+  // Inclusive bounds, ranges inside, before and after the data.
+  const auto snap = store->snapshot(a);
+  EXPECT_EQ(snap.series, a);
+  EXPECT_TRUE(same_samples(read_range(snap, sa[10].ts, sa[20].ts), std::vector<Sample>(sa.begin() + 10, sa.begin() + 21)));
+  EXPECT_TRUE(same_samples(read_range(snap, sa[10].ts + 1, sa[20].ts - 1), std::vector<Sample>(sa.begin() + 11, sa.begin() + 20)));
+  EXPECT_TRUE(read_range(snap, kT0 - 100 * kS, kT0 - 1).empty());
+  EXPECT_TRUE(read_range(snap, sa.back().ts + 1, kMaxTimestamp).empty());
+  EXPECT_TRUE(same_samples(read_range(snap, sa.back().ts, sa.back().ts), {sa.back()}));
+  EXPECT_TRUE(read_range(snap, sa[20].ts, sa[10].ts).empty()) << "an inverted range is empty";
+  // latest()
+  auto l = latest(store->snapshot(b));
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->ts, sb.back().ts);
+  EXPECT_EQ(l->value, sb.back().value);
+  // A registered series without data, and one that does not exist.
+  const SeriesId c = must_resolve(*store, series_key("pump-8", "temp"));
+  EXPECT_TRUE(read_all(*store, c).empty());
+  EXPECT_FALSE(latest(store->snapshot(c)).has_value());
+  EXPECT_TRUE(read_all(*store, 12345).empty());
+  auto bad = store->append(SeriesId{999}, std::vector<Sample>{{kT0, 1.0}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.error().is(errc::invalid_argument));
+  EXPECT_NE(bad.error().message.find("999"), std::string::npos);
+}
+
+TEST(Store, SeriesLookupAndSelect) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options());
+  const SeriesId t7 = must_resolve(*store, series_key("pump-7", "temp", {{"site", "A"}}));
+  const SeriesId p7 = must_resolve(*store, series_key("pump-7", "pressure", {{"site", "A"}}));
+  const SeriesId t8 = must_resolve(*store, series_key("pump-8", "temp", {{"site", "B"}}));
+  EXPECT_EQ(store->find(series_key("pump-8", "temp", {{"site", "B"}})), t8);
+  EXPECT_EQ(store->find(series_key("pump-8", "temp")), std::nullopt);
+  EXPECT_EQ(store->key(p7)->metric, "pressure");
+  auto sel = [&](const char* text) {
+    auto s = SeriesSelector::parse(text);
+    EXPECT_TRUE(s.ok());
+    return store->select(*s);
+  };
+  EXPECT_EQ(sel(""), (std::vector<SeriesId>{t7, p7, t8}));
+  EXPECT_EQ(sel("metric=temp"), (std::vector<SeriesId>{t7, t8}));
+  EXPECT_EQ(sel("metric=temp,site=A"), (std::vector<SeriesId>{t7}));
+  EXPECT_EQ(sel("device=pump-7,site!=A"), (std::vector<SeriesId>{}));
+  EXPECT_EQ(sel("device=~pump-.*,metric!~temp"), (std::vector<SeriesId>{p7}));
+  EXPECT_EQ(sel("site=C"), (std::vector<SeriesId>{}));
+}
+
+TEST(Store, OutOfOrderInsideTheWindowIsSortedIn) {
+  ScratchDir dir;
+  auto options = test_options();
+  options.out_of_order_window_us = 60 * kS;
+  auto store = open_store(dir.path(), options);
+  const SeriesId id = must_resolve(*store, series_key("d", "m"));
+  EXPECT_EQ(must_append(*store, id, {{kT0 + 100 * kS, 1.0}, {kT0 + 50 * kS, 2.0}, {kT0 + 75 * kS, 3.0}}).accepted, 3u);
+  EXPECT_EQ(must_append(*store, id, {{kT0 + 41 * kS, 4.0}, {kT0 + 40 * kS, 5.0}}).accepted, 2u)
+      << "exactly the window's age is still accepted";
+  EXPECT_EQ(must_append(*store, id, {{kT0 + 99 * kS, 6.0}, {kT0 + 101 * kS, 7.0}}).accepted, 2u);
+  EXPECT_TRUE(same_samples(read_all(*store, id), {{kT0 + 40 * kS, 5.0},
+                                                  {kT0 + 41 * kS, 4.0},
+                                                  {kT0 + 50 * kS, 2.0},
+                                                  {kT0 + 75 * kS, 3.0},
+                                                  {kT0 + 99 * kS, 6.0},
+                                                  {kT0 + 100 * kS, 1.0},
+                                                  {kT0 + 101 * kS, 7.0}}));
+}
+
+TEST(Store, PointsOlderThanTheWindowAreRefusedWithAReason) {
+  ScratchDir dir;
+  auto options = test_options();
+  options.out_of_order_window_us = 60 * kS;
+  const Timestamp newest = kT0 + 1000 * kS;
+  std::vector<Sample> want;
+  {
+    auto store = open_store(dir.path(), options);
+    const SeriesId id = must_resolve(*store, series_key("d", "m"));
+    must_append(*store, id, {{newest, 1.0}});
+    want.push_back({newest, 1.0});
+    const Timestamp old = newest - 61 * kS;
+    auto r = must_append(*store, id, {{old, 2.0}, {newest - 60 * kS, 3.0}, {newest + 1, 4.0}});
+    EXPECT_EQ(r.accepted, 2u);
+    ASSERT_EQ(r.refused.size(), 1u);
+    EXPECT_EQ(r.refused[0].series, id);
+    EXPECT_EQ(r.refused[0].ts, old);
+    const std::string& why = r.refused[0].reason;
+    EXPECT_NE(why.find(format_iso8601(old)), std::string::npos) << "names the timestamp: " << why;
+    EXPECT_NE(why.find("60 s"), std::string::npos) << "names the window: " << why;
+    EXPECT_NE(why.find(format_iso8601(newest)), std::string::npos) << "names the newest point: " << why;
+    want.insert(want.begin(), {newest - 60 * kS, 3.0});
+    want.push_back({newest + 1, 4.0});
+    // The window moves with what the batch itself accepts.
+    r = must_append(*store, id, {{newest + 100 * kS, 5.0}, {newest + 30 * kS, 6.0}, {newest + 50 * kS, 7.0}});
+    EXPECT_EQ(r.accepted, 2u);
+    ASSERT_EQ(r.refused.size(), 1u);
+    EXPECT_EQ(r.refused[0].ts, newest + 30 * kS);
+    EXPECT_NE(r.refused[0].reason.find(format_iso8601(newest + 100 * kS)), std::string::npos) << r.refused[0].reason;
+    want.push_back({newest + 50 * kS, 7.0});
+    want.push_back({newest + 100 * kS, 5.0});
+    // The same through the batch-of-points path.
+    auto p = must_append(*store, std::vector<Point>{{id, newest, 8.0}, {id, newest + 101 * kS, 9.0}});
+    EXPECT_EQ(p.accepted, 1u);
+    ASSERT_EQ(p.refused.size(), 1u);
+    EXPECT_EQ(p.refused[0].ts, newest);
+    EXPECT_NE(p.refused[0].reason.find(format_iso8601(newest)), std::string::npos) << p.refused[0].reason;
+    EXPECT_NE(p.refused[0].reason.find("60 s"), std::string::npos) << p.refused[0].reason;
+    want.push_back({newest + 101 * kS, 9.0});
+    EXPECT_TRUE(same_samples(read_all(*store, id), want));
+  }
+  // Refused points are not in the WAL either.
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(same_samples(read_all(*store, 0), want));
+}
+
+TEST(Store, LastWriteWinsInTheHeadAndInPendingChunks) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options(16));
+  const SeriesId id = must_resolve(*store, series_key("d", "m"));
+  std::map<Timestamp, double> ref;
+  auto put = [&](std::vector<Sample> s) {
+    must_append(*store, id, s);
+    for (const Sample& x : s) ref[x.ts] = x.value;
+  };
+  put({{kT0 + 5, 1.0}, {kT0 + 5, 2.0}});  // within one batch
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+  put(regular(kT0, 1, 40, 100.0, 1.0));  // seals two pending chunks over the first point
+  EXPECT_EQ(store->stats().chunks, 2u);
+  put({{kT0 + 5, -1.0}, {kT0 + 20, -2.0}, {kT0 + 39, -3.0}});  // rewrites inside sealed chunks
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+  put(regular(kT0 + 3, 2, 30, 7.0, 0.25));  // more rewrites, sealing more chunks
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+  EXPECT_TRUE(same_samples(read_all(*store, id, 3), to_samples(ref)));
+  // Through the batch-of-points path too, duplicates inside one batch.
+  must_append(*store, std::vector<Point>{{id, kT0 + 7, 11.0}, {id, kT0 + 7, 12.0}, {id, kT0 + 8, 13.0}});
+  ref[kT0 + 7] = 12.0;
+  ref[kT0 + 8] = 13.0;
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+  auto l = latest(store->snapshot(id));
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->ts, ref.rbegin()->first);
+  EXPECT_EQ(l->value, ref.rbegin()->second);
+}
+
+// A point rewritten after its chunk went to a chunk file reads back as the new value: before the
+// next checkpoint, after it, after reopen and after compaction.
+TEST(Store, LastWriteWinsAcrossCheckpoints) {
+  ScratchDir dir;
+  const auto options = test_options(16);
+  std::map<Timestamp, double> ref;
+  SeriesId id = 0;
+  {
+    auto store = open_store(dir.path(), options);
+    id = must_resolve(*store, series_key("d", "m"));
+    auto put = [&](std::vector<Sample> s) {
+      must_append(*store, id, s);
+      for (const Sample& x : s) ref[x.ts] = x.value;
+    };
+    put(regular(kT0, kS, 50));
+    ASSERT_TRUE(store->checkpoint().ok());
+    put({{kT0 + 3 * kS, -3.0}, {kT0 + 33 * kS, -33.0}});
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "head over a file chunk";
+    ASSERT_TRUE(store->checkpoint().ok());
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "newer file over older file";
+    put({{kT0 + 3 * kS, -4.0}});
+    put(regular(kT0 + 10 * kS, kS, 20, 1000.0, 1.0));  // a new pending chunk over the old ones
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "pending chunk over file chunks";
+  }
+  {
+    auto store = open_store(dir.path(), options);
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "after reopen (WAL replayed over files)";
+    ASSERT_TRUE(store->checkpoint().ok());
+    must_append(*store, id, {{kT0 + 33 * kS, 333.0}});
+    ref[kT0 + 33 * kS] = 333.0;
+    ASSERT_TRUE(store->compact().ok());
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "after compaction";
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "after compaction and reopen";
+}
+
+TEST(Store, ReopenReplaysTheWal) {
+  ScratchDir dir;
+  const auto options = test_options(16);
+  std::vector<Sample> a = regular(kT0, kS, 100), b = regular(-kT0, 3, 7, -1.0, -0.125);
+  {
+    auto store = open_store(dir.path(), options);
+    const SeriesId ia = must_resolve(*store, series_key("a", "m"));
+    const SeriesId ib = must_resolve(*store, series_key("b", "m", {{"t", "1"}}));
+    must_append(*store, ia, std::vector<Sample>(a.begin(), a.begin() + 60));
+    std::vector<Point> mixed;
+    for (std::size_t i = 60; i < a.size(); ++i) {
+      mixed.push_back({ia, a[i].ts, a[i].value});
+      if (i - 60 < b.size()) mixed.push_back({ib, b[i - 60].ts, b[i - 60].value});
+    }
+    must_append(*store, mixed);
+    const auto st = store->stats();
+    EXPECT_EQ(st.points, 107u);
+    EXPECT_EQ(st.chunks, 6u) << "100 points of a in chunks of 16: six pending chunks";
+    EXPECT_EQ(st.head_points, 4u + 7u);
+    EXPECT_GT(st.wal_bytes, 0u);
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  EXPECT_EQ(store->series_count(), 2u);
+  EXPECT_EQ(store->find(series_key("b", "m", {{"t", "1"}})), SeriesId{1});
+  EXPECT_TRUE(same_samples(read_all(*store, 0), a));
+  EXPECT_TRUE(same_samples(read_all(*store, 1), b));
+  EXPECT_EQ(store->stats().points, 107u);
+}
+
+TEST(Store, ReopenAfterCheckpointLoadsChunkFiles) {
+  ScratchDir dir;
+  const auto options = test_options(64);
+  std::vector<std::vector<Sample>> data;
+  {
+    auto store = open_store(dir.path(), options);
+    for (int s = 0; s < 5; ++s) {
+      const SeriesId id = must_resolve(*store, series_key("dev" + std::to_string(s), "m"));
+      data.push_back(regular(kT0 + s, (s + 1) * kS, 300, s * 10.0, 0.1));
+      must_append(*store, id, data.back());
+    }
+    ASSERT_TRUE(store->checkpoint().ok());
+    const auto st = store->stats();
+    EXPECT_EQ(st.wal_bytes, 0u);
+    EXPECT_EQ(st.head_points, 0u);
+    EXPECT_EQ(st.points, 1500u);
+    EXPECT_EQ(st.chunks, 5u * 5u) << "300 points in chunks of 64: 4 full and one of 44, per series";
+    EXPECT_GT(st.data_bytes, 0u);
+    EXPECT_LE(st.data_bytes, st.bytes_on_disk);
+    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 1u);
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  const auto st = store->stats();
+  EXPECT_EQ(st.points, 1500u);
+  EXPECT_EQ(st.chunks, 25u);
+  EXPECT_EQ(st.wal_bytes, 0u);
+  for (SeriesId s = 0; s < 5; ++s) EXPECT_TRUE(same_samples(read_all(*store, s), data[s])) << "series " << s;
+}
+
+// Small chunks, random out-of-order appends inside the window, duplicates, many checkpoints and
+// reopens: what comes back is always the reference.
+TEST(Store, ManySmallChunksAgainstAReference) {
+  ScratchDir dir;
+  auto options = test_options(16);
+  options.out_of_order_window_us = 100 * kS;
+  std::mt19937_64 rng(1);
+  std::map<Timestamp, double> ref;
+  Timestamp newest = kT0;
+  auto store = open_store(dir.path(), options);
+  const SeriesId id = must_resolve(*store, series_key("d", "m"));
+  for (int round = 0; round < 120; ++round) {
+    std::vector<Sample> batch;
+    for (int k = 0; k < 1 + static_cast<int>(rng() % 20); ++k) {
+      Timestamp ts;
+      switch (rng() % 4) {
+        case 0: ts = newest - static_cast<Timestamp>(rng() % (100 * kS)); break;    // late, in the window
+        case 1: ts = ref.empty() ? newest : std::next(ref.begin(), static_cast<long>(rng() % ref.size()))->first; break;
+        default: ts = newest + 1 + static_cast<Timestamp>(rng() % (3 * kS)); break;
+      }
+      if (ts < newest - 100 * kS) ts = newest;  // a duplicate too old to rewrite: refused otherwise
+      batch.push_back({ts, static_cast<double>(static_cast<int>(rng() % 100000)) / 100});
+      newest = std::max(newest, ts);
+    }
+    auto r = must_append(*store, id, batch);
+    ASSERT_TRUE(r.refused.empty()) << r.refused.front().reason;
+    for (const Sample& x : batch) ref[x.ts] = x.value;
+    if (round % 17 == 5) {
+      ASSERT_TRUE(store->checkpoint().ok());
+    }
+    if (round % 40 == 39) {
+      store.reset();
+      store = open_store(dir.path(), options);
+      ASSERT_TRUE(store);
+    }
+    if (round % 10 == 0) {
+      ASSERT_TRUE(same_samples(read_all(*store, id, 1 + rng() % 50), to_samples(ref))) << "round " << round;
+    }
+  }
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+  EXPECT_GE(store->stats().chunks, ref.size() / 16);
+}
+
+TEST(Store, DeleteRange) {
+  ScratchDir dir;
+  const auto options = test_options(16);
+  std::map<Timestamp, double> ref_a, ref_b;
+  {
+    auto store = open_store(dir.path(), options);
+    const SeriesId a = must_resolve(*store, series_key("a", "m"));
+    const SeriesId b = must_resolve(*store, series_key("b", "m"));
+    for (const Sample& x : regular(kT0, kS, 100)) ref_a[x.ts] = x.value;
+    for (const Sample& x : regular(kT0, kS, 100, 5.0)) ref_b[x.ts] = x.value;
+    must_append(*store, a, to_samples(ref_a));
+    must_append(*store, b, to_samples(ref_b));
+    ASSERT_TRUE(store->checkpoint().ok());
+    auto erase = [](std::map<Timestamp, double>& m, Timestamp from, Timestamp to) {
+      std::uint64_t n = 0;
+      for (auto it = m.lower_bound(from); it != m.end() && it->first <= to;) it = m.erase(it), ++n;
+      return n;
+    };
+    // Inside one chunk (points 2..5 of the first chunk of 16).
+    auto n = store->delete_range(a, kT0 + 2 * kS, kT0 + 5 * kS);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, erase(ref_a, kT0 + 2 * kS, kT0 + 5 * kS));
+    EXPECT_EQ(*n, 4u);
+    EXPECT_TRUE(same_samples(read_all(*store, a), to_samples(ref_a)));
+    // Spanning chunks, with bounds between samples.
+    n = store->delete_range(a, kT0 + 30 * kS - 1, kT0 + 70 * kS + 1);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, erase(ref_a, kT0 + 30 * kS - 1, kT0 + 70 * kS + 1));
+    EXPECT_EQ(*n, 41u);
+    EXPECT_TRUE(same_samples(read_all(*store, a), to_samples(ref_a)));
+    // Points still in the head (not yet checkpointed) are deleted too.
+    must_append(*store, a, {{kT0 + 200 * kS, 1.0}, {kT0 + 201 * kS, 2.0}});
+    ref_a[kT0 + 200 * kS] = 1.0;
+    ref_a[kT0 + 201 * kS] = 2.0;
+    n = store->delete_range(a, kT0 + 201 * kS, kT0 + 201 * kS);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, erase(ref_a, kT0 + 201 * kS, kT0 + 201 * kS));
+    // Nothing there: 0.
+    n = store->delete_range(a, kT0 + 300 * kS, kT0 + 400 * kS);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 0u);
+    // The whole of b.
+    n = store->delete_range(b, kMinTimestamp, kMaxTimestamp);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 100u);
+    ref_b.clear();
+    EXPECT_TRUE(read_all(*store, b).empty());
+    EXPECT_FALSE(latest(store->snapshot(b)).has_value());
+    EXPECT_TRUE(same_samples(read_all(*store, a), to_samples(ref_a)));
+    // Invalid requests.
+    auto bad = store->delete_range(a, kT0 + 10, kT0);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_TRUE(bad.error().is(errc::invalid_argument));
+    bad = store->delete_range(77, kT0, kT0 + 10);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_TRUE(bad.error().is(errc::invalid_argument));
+    // Writing into a deleted range again (inside the window).
+    must_append(*store, a, {{kT0 + 50 * kS, 50.5}});
+    ref_a[kT0 + 50 * kS] = 50.5;
+    EXPECT_TRUE(same_samples(read_all(*store, a), to_samples(ref_a)));
+  }
+  // The deletions survive reopen (and so does what was written after them).
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  EXPECT_TRUE(same_samples(read_all(*store, 0), to_samples(ref_a)));
+  EXPECT_TRUE(read_all(*store, 1).empty());
+  ASSERT_TRUE(store->checkpoint().ok());
+  store.reset();
+  store = open_store(dir.path(), options);
+  EXPECT_TRUE(same_samples(read_all(*store, 0), to_samples(ref_a)));
+  EXPECT_TRUE(read_all(*store, 1).empty());
+}
+
+TEST(Store, CompactMergesSmallChunks) {
+  ScratchDir dir;
+  const auto options = test_options(64);
+  std::vector<std::map<Timestamp, double>> ref(3);
+  std::uint64_t chunks_before = 0;
+  {
+    auto store = open_store(dir.path(), options);
+    for (int s = 0; s < 3; ++s) must_resolve(*store, series_key("d" + std::to_string(s), "m"));
+    // 20 checkpoints of 10 points per series: 20 chunks of 10 points each.
+    for (int c = 0; c < 20; ++c) {
+      for (SeriesId s = 0; s < 3; ++s) {
+        auto batch = regular(kT0 + c * 10 * kS, kS, 10, c + 0.5 * s, 0.01);
+        must_append(*store, s, batch);
+        for (const Sample& x : batch) ref[s][x.ts] = x.value;
+      }
+      ASSERT_TRUE(store->checkpoint().ok());
+    }
+    // And an overlapping rewrite, which compaction must resolve in favour of the newer write.
+    must_append(*store, 1, {{kT0 + 55 * kS, -1.0}});
+    ref[1][kT0 + 55 * kS] = -1.0;
+    ASSERT_TRUE(store->checkpoint().ok());
+    chunks_before = store->stats().chunks;
+    EXPECT_EQ(chunks_before, 61u);
+    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 21u);
+    ASSERT_TRUE(store->compact().ok());
+    const auto st = store->stats();
+    EXPECT_EQ(st.chunks, 3u * 4u) << "200 points a series in chunks of 64: 4 chunks each";
+    EXPECT_EQ(st.points, 600u);
+    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 1u) << "fully dead files are removed";
+    for (SeriesId s = 0; s < 3; ++s) EXPECT_TRUE(same_samples(read_all(*store, s), to_samples(ref[s]))) << "series " << s;
+    // Compacting again changes nothing.
+    ASSERT_TRUE(store->compact().ok());
+    EXPECT_EQ(store->stats().chunks, 12u);
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  EXPECT_EQ(store->stats().chunks, 12u);
+  for (SeriesId s = 0; s < 3; ++s) EXPECT_TRUE(same_samples(read_all(*store, s), to_samples(ref[s]))) << "series " << s;
+}
+
+TEST(Store, RetentionOnASimulatedClock) {
+  ScratchDir dir;
+  SimulatedClock clock(kT0);
+  auto options = test_options(32);
+  options.clock = &clock;
+  auto rule = SeriesSelector::parse("metric=temp");
+  ASSERT_TRUE(rule.ok());
+  options.retention.push_back(RetentionRule{*rule, 3600 * kS});
+  // Three hours of one-minute data up to now, for two metrics.
+  const auto data = regular(kT0 - 3 * 3600 * kS + 60 * kS, 60 * kS, 180);
+  {
+    auto store = open_store(dir.path(), options);
+    const SeriesId temp = must_resolve(*store, series_key("pump", "temp"));
+    const SeriesId pres = must_resolve(*store, series_key("pump", "pressure"));
+    must_append(*store, temp, data);
+    must_append(*store, pres, data);
+    auto n = store->apply_retention();
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    EXPECT_EQ(*n, 120u) << "everything up to and including now − 1 h";
+    auto kept = read_all(*store, temp);
+    ASSERT_EQ(kept.size(), 60u);
+    EXPECT_EQ(kept.front().ts, kT0 - 3600 * kS + 60 * kS);
+    EXPECT_TRUE(same_samples(read_all(*store, pres), data)) << "the rule does not match pressure";
+    // Time passes: half an hour more goes.
+    clock.advance(1800 * kS);
+    n = store->apply_retention();
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 30u);
+    n = store->apply_retention();
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 0u) << "nothing more to delete at the same time";
+  }
+  auto store = open_store(dir.path(), options);
+  auto kept = read_all(*store, 0);
+  ASSERT_EQ(kept.size(), 30u);
+  EXPECT_EQ(kept.front().ts, kT0 - 1800 * kS + 60 * kS);
+  EXPECT_TRUE(same_samples(read_all(*store, 1), data));
+}
+
+TEST(Store, StatsFollowTheData) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options(100));
+  auto st = store->stats();
+  EXPECT_EQ(st.series, 0u);
+  EXPECT_EQ(st.points, 0u);
+  EXPECT_EQ(st.chunks, 0u);
+  EXPECT_EQ(st.wal_bytes, 0u);
+  const SeriesId a = must_resolve(*store, series_key("a", "m"));
+  const SeriesId b = must_resolve(*store, series_key("b", "m"));
+  must_append(*store, a, regular(kT0, kS, 250));
+  must_append(*store, b, regular(kT0, kS, 30));
+  st = store->stats();
+  EXPECT_EQ(st.series, 2u);
+  EXPECT_EQ(st.points, 280u);
+  EXPECT_EQ(st.chunks, 2u);
+  EXPECT_EQ(st.head_points, 80u);
+  EXPECT_GT(st.wal_bytes, 0u);
+  EXPECT_GE(st.bytes_on_disk, st.wal_bytes);
+  ASSERT_TRUE(store->checkpoint().ok());
+  st = store->stats();
+  EXPECT_EQ(st.points, 280u);
+  EXPECT_EQ(st.chunks, 4u) << "a: two pending chunks and its head of 50; b: its head of 30";
+  EXPECT_EQ(st.head_points, 0u);
+  EXPECT_EQ(st.wal_bytes, 0u);
+  EXPECT_GT(st.data_bytes, 0u);
+  EXPECT_LE(st.data_bytes, st.bytes_on_disk);
+  EXPECT_LT(st.data_bytes, 280u * 16) << "compressed below the raw 16 bytes a point";
+}
+
+TEST(Store, CheckpointsWhenTheWalGrows) {
+  ScratchDir dir;
+  auto options = test_options(64);
+  options.checkpoint_wal_bytes = 8192;
+  std::vector<Sample> all;
+  {
+    auto store = open_store(dir.path(), options);
+    const SeriesId id = must_resolve(*store, series_key("a", "m"));
+    for (int i = 0; i < 100; ++i) {
+      auto batch = regular(kT0 + i * 10 * kS, kS, 10, i, 0.5);
+      must_append(*store, id, batch);
+      all.insert(all.end(), batch.begin(), batch.end());
+      EXPECT_LE(store->stats().wal_bytes, 8192u) << "batch " << i;
+    }
+    EXPECT_FALSE(files_with_extension(dir.path() / "chunks", ".chunks").empty());
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(same_samples(read_all(*store, 0), all));
+}
+
+TEST(Store, EveryFsyncPolicy) {
+  for (FsyncPolicy policy : {FsyncPolicy::every_batch, FsyncPolicy::interval, FsyncPolicy::off}) {
+    SCOPED_TRACE(static_cast<int>(policy));
+    ScratchDir dir;
+    auto options = test_options(16);
+    options.fsync = policy;
+    options.fsync_interval_us = 1000;
+    const auto data = regular(kT0, kS, 40);
+    {
+      auto store = open_store(dir.path(), options);
+      const SeriesId id = must_resolve(*store, series_key("a", "m"));
+      for (std::size_t i = 0; i < data.size(); i += 8)
+        must_append(*store, id, std::vector<Sample>(data.begin() + static_cast<long>(i), data.begin() + static_cast<long>(i + 8)));
+      ASSERT_TRUE(store->sync().ok());
+    }
+    auto store = open_store(dir.path(), options);
+    EXPECT_TRUE(same_samples(read_all(*store, 0), data));
+  }
+}
+
+TEST(Store, NegativeTimestamps) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options(16));
+  const SeriesId id = must_resolve(*store, series_key("old", "m"));
+  const auto data = regular(-50 * kS, kS, 100, -3.0, 0.125);  // crosses the epoch
+  must_append(*store, id, data);
+  ASSERT_TRUE(store->checkpoint().ok());
+  EXPECT_TRUE(same_samples(read_all(*store, id), data));
+  EXPECT_TRUE(same_samples(read_range(store->snapshot(id), -10 * kS, 10 * kS),
+                           std::vector<Sample>(data.begin() + 40, data.begin() + 61)));
+}
+
+// A reader querying without pause while a writer appends, checkpoints and compacts: every read
+// is strictly ordered and a complete prefix of what the writer wrote (no gap, no duplicate, no
+// torn value), and what a reader sees never shrinks. Bounded by counts, not by time.
+TEST(Store, ReadersSeeConsistentPrefixesWhileWriting) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options(64));
+  const SeriesId id = must_resolve(*store, series_key("a", "m"));
+  auto value_of = [](std::size_t k) { return static_cast<double>(k) * 0.25 - 100.0; };
+  constexpr int kBatches = 300;
+  std::atomic<bool> done{false};
+  std::atomic<int> writer_failures{0};
+  std::thread writer([&] {
+    std::mt19937_64 rng(7);
+    std::size_t next = 0;
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<Sample> batch;
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 40); ++k, ++next)
+        batch.push_back({kT0 + static_cast<Timestamp>(next) * 1000, value_of(next)});
+      if (!store->append(id, batch).ok()) ++writer_failures;
+      if (b % 25 == 24 && !store->checkpoint().ok()) ++writer_failures;
+      if (b == 150 && !store->compact().ok()) ++writer_failures;
+    }
+    done = true;
+  });
+  auto reader = [&](unsigned seed, std::atomic<int>& bad, std::atomic<int>& reads) {
+    std::mt19937_64 rng(seed);
+    std::size_t seen = 0;
+    for (int it = 0; it < 200000 && !done.load(); ++it) {
+      const auto snap = store->snapshot(id);
+      RangeCursor cursor(snap, kMinTimestamp, kMaxTimestamp);
+      std::vector<Sample> batch;
+      std::size_t k = 0;
+      bool ok = true;
+      while (ok && cursor.next(batch, 1 + rng() % 300)) {
+        for (const Sample& s : batch) {
+          if (s.ts != kT0 + static_cast<Timestamp>(k) * 1000 || s.value != value_of(k)) ok = false;
+          ++k;
+        }
+      }
+      if (!ok || !cursor.status().ok() || k < seen) ++bad;
+      seen = k;
+      auto l = latest(snap);
+      if (k > 0 && (!l || l->ts != kT0 + static_cast<Timestamp>(k - 1) * 1000)) ++bad;
+      ++reads;
+    }
+  };
+  std::atomic<int> bad1{0}, bad2{0}, reads1{0}, reads2{0};
+  std::thread r1(reader, 1u, std::ref(bad1), std::ref(reads1));
+  std::thread r2(reader, 2u, std::ref(bad2), std::ref(reads2));
+  writer.join();
+  r1.join();
+  r2.join();
+  EXPECT_EQ(writer_failures.load(), 0);
+  EXPECT_EQ(bad1.load(), 0);
+  EXPECT_EQ(bad2.load(), 0);
+  EXPECT_GT(reads1.load() + reads2.load(), 0);
+  // And at the end, everything.
+  const auto all = read_all(*store, id);
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    ASSERT_EQ(all[k].ts, kT0 + static_cast<Timestamp>(k) * 1000);
+    ASSERT_EQ(all[k].value, value_of(k));
+  }
+}
+
+TEST(Store, TheLockKeepsASecondOpenOut) {
+  ScratchDir dir;
+  auto first = open_store(dir.path(), test_options());
+  ASSERT_TRUE(first);
+  must_resolve(*first, series_key("a", "m"));
+  auto second = Store::open(dir.path(), test_options());
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.error().is(errc::locked));
+  EXPECT_NE(second.error().message.find(dir.path().string()), std::string::npos) << second.error().message;
+  // The refused open changed nothing; the first store works on.
+  EXPECT_TRUE(first->append(0, std::vector<Sample>{{kT0, 1.0}}).ok());
+  first.reset();
+  auto third = open_store(dir.path(), test_options());
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(same_samples(read_all(*third, 0), {{kT0, 1.0}}));
+}
+
+TEST(Store, RefusesBadOptions) {
+  ScratchDir dir;
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, kMaxChunkPoints + 1}) {
+    auto s = Store::open(dir.path(), test_options(n));
+    ASSERT_FALSE(s.ok()) << n;
+    EXPECT_TRUE(s.error().is(errc::invalid_argument));
+  }
+}
+
+}  // namespace
+}  // namespace strata::store
