@@ -253,6 +253,12 @@ Result<PeerDiskUsage> InfluxDb::settle_and_measure() {
     std::this_thread::sleep_for(kPollInterval);
   }
 
+  reported_data_bytes_ = static_cast<std::uint64_t>(state.reported_tsm_bytes);
+  return measure_dir();
+}
+
+Result<PeerDiskUsage> InfluxDb::measure_dir() const {
+  const fs::path db = scratch_.path() / "db";
   auto total = tree_bytes(db, {}, /*with_directories=*/true);
   if (!total) return total.error();
   auto data = tree_bytes(db / "data", [](const fs::path& p) { return p.extension() == ".tsm"; });
@@ -262,8 +268,14 @@ Result<PeerDiskUsage> InfluxDb::settle_and_measure() {
   usage.total_allocated_bytes = total->allocated;
   usage.data_bytes = data->size;
   usage.data_allocated_bytes = data->allocated;
-  usage.reported_data_bytes = static_cast<std::uint64_t>(state.reported_tsm_bytes);
+  usage.reported_data_bytes = reported_data_bytes_;
   return usage;
+}
+
+Result<PeerDiskUsage> InfluxDb::stop_and_measure() {
+  if (auto s = process_.stop(); !s) return s.error();
+  if (process_.was_killed()) return Error::of(PeerErrc::not_settled, name_ + " did not stop on SIGTERM");
+  return measure_dir();
 }
 
 Result<std::uint64_t> InfluxDb::count_points() {

@@ -53,6 +53,7 @@ class InfluxDb final : public Peer {
   Result<double> ingest(const std::vector<std::string>& batches,
                         std::string_view precision) override;
   Result<PeerDiskUsage> settle_and_measure() override;
+  Result<PeerDiskUsage> stop_and_measure() override;
   Result<std::uint64_t> count_points() override;
   [[nodiscard]] bool replaces_same_timestamp() const override { return true; }  // last write wins
   Result<QueryTiming> aggregate_query(Timestamp from, Timestamp to, int repeats) override;
@@ -66,6 +67,8 @@ class InfluxDb final : public Peer {
   // Members are destroyed bottom-up: the process is stopped before its directory is removed.
   ScratchDir scratch_;
   PeerProcess process_;
+  std::uint64_t reported_data_bytes_ = 0;  // from the last settle_and_measure()
+  Result<PeerDiskUsage> measure_dir() const;
   HttpClient http_;
   std::string base_url_;  // http://127.0.0.1:<port>
   std::string name_;

@@ -91,6 +91,10 @@ class Peer {
   // Makes everything durable and settled, then measures the data directory (see each peer for
   // what "settled" and "data" mean there). Fails with not_settled after options.settle_timeout.
   virtual Result<PeerDiskUsage> settle_and_measure() = 0;
+  // Stops the server cleanly (SIGTERM: it writes what it keeps across restarts) and measures its
+  // data directory again: the footprint it leaves at rest, as ours is measured after `strata
+  // import` exits. The peer answers nothing afterwards.
+  virtual Result<PeerDiskUsage> stop_and_measure() = 0;
 
   // How many points the peer holds, over all series and all time (to prove nothing was lost).
   virtual Result<std::uint64_t> count_points() = 0;

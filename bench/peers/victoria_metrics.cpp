@@ -160,6 +160,14 @@ Result<PeerDiskUsage> VictoriaMetrics::settle_and_measure() {
     std::this_thread::sleep_for(kPollInterval);
   }
 
+  reported_data_bytes_ =
+      static_cast<std::uint64_t>(metrics[R"(vm_data_size_bytes{type="storage/small"})"] +
+                                 metrics[R"(vm_data_size_bytes{type="storage/big"})"]);
+  return measure_dir();
+}
+
+Result<PeerDiskUsage> VictoriaMetrics::measure_dir() const {
+  const fs::path storage = scratch_.path() / "storage";
   auto total = tree_bytes(storage, {}, /*with_directories=*/true);
   if (!total) return total.error();
   PeerDiskUsage usage;
@@ -174,10 +182,14 @@ Result<PeerDiskUsage> VictoriaMetrics::settle_and_measure() {
     usage.data_bytes += data->size;
     usage.data_allocated_bytes += data->allocated;
   }
-  usage.reported_data_bytes =
-      static_cast<std::uint64_t>(metrics[R"(vm_data_size_bytes{type="storage/small"})"] +
-                                 metrics[R"(vm_data_size_bytes{type="storage/big"})"]);
+  usage.reported_data_bytes = reported_data_bytes_;
   return usage;
+}
+
+Result<PeerDiskUsage> VictoriaMetrics::stop_and_measure() {
+  if (auto s = process_.stop(); !s) return s.error();
+  if (process_.was_killed()) return Error::of(PeerErrc::not_settled, name_ + " did not stop on SIGTERM");
+  return measure_dir();
 }
 
 Result<std::uint64_t> VictoriaMetrics::count_points() {

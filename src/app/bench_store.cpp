@@ -257,9 +257,6 @@ int run_bench_store(const BenchStoreOptions& options) {
         if (!held || *held != expected)
           note("bench: %s", peer->name() + " does not hold every point it acknowledged; its figures are left out");
         const bool is_vm = peer->name().find("Victoria") != std::string::npos;
-        (is_vm ? vm : influx) = PeerSizes{static_cast<double>(disk->total_allocated_bytes) / pts,
-                                          static_cast<double>(disk->total_bytes) / pts,
-                                          static_cast<double>(disk->data_bytes) / pts};
         (is_vm ? vm_import_pps : influx_import_pps)[ds->name] = pts / *secs;
         if (ds == &synth) {
           // The aggregate query, side by side.
@@ -278,6 +275,16 @@ int run_bench_store(const BenchStoreOptions& options) {
             note("bench: %s", peer->name() + " query: " + timing.error().message);
           }
         }
+        // Total on disk at rest: after a clean stop, as ours is measured after `strata import` exits.
+        auto rest = peer->stop_and_measure();
+        if (!rest) {
+          note("bench: %s", peer->name() + ": " + rest.error().message);
+          continue;
+        }
+        if (held && *held == expected)
+          (is_vm ? vm : influx) = PeerSizes{static_cast<double>(rest->total_allocated_bytes) / pts,
+                                            static_cast<double>(rest->total_bytes) / pts,
+                                            static_cast<double>(disk->data_bytes) / pts};
       }
     }
     const std::string suffix = ds == &synth ? "synthetic" : "nab";

@@ -166,7 +166,7 @@ class BitReader {
   explicit BitReader(std::span<const std::uint8_t> in) : p_(in.data()), end_(in.data() + in.size()) {}
   std::uint64_t get(unsigned n) {
     if (n == 0) return 0;
-    if (n > 32) {
+    if (n > 56) {
       const std::uint64_t lo = get(32);
       return lo | (get(n - 32) << 32);
     }
@@ -194,7 +194,16 @@ class BitReader {
   [[nodiscard]] bool failed() const { return failed_; }
 
  private:
+  // Tops the accumulator up to at least 56 bits: a whole 8-byte load while 8 bytes remain.
   void refill() {
+    if (end_ - p_ >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p_, 8);
+      acc_ |= word << fill_;
+      p_ += (63 - fill_) >> 3;
+      fill_ |= 56;
+      return;
+    }
     while (fill_ <= 56 && p_ < end_) {
       acc_ |= static_cast<std::uint64_t>(*p_++) << fill_;
       fill_ += 8;

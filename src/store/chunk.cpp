@@ -87,7 +87,7 @@ Result<std::unique_ptr<ChunkDecoder>> ChunkDecoder::open(std::span<const std::ui
   if (in.u8() != kChunkFormat) return corrupt("unknown format version");
   const std::uint8_t codec = in.u8();
   in.u8();
-  std::unique_ptr<ChunkDecoder> d(new ChunkDecoder());
+  std::unique_ptr<ChunkDecoder> d(new ChunkDecoder);  // default-initialised: no 48 KB memset
   d->count_ = in.varint();
   if (d->count_ == 0 || d->count_ > kMaxChunkPoints) return corrupt("bad count");
   d->ts_ = in.svarint();
@@ -116,11 +116,13 @@ std::size_t ChunkDecoder::timestamps(Timestamp* out, std::size_t max) {
   const std::size_t n = std::min(max, count_ - index_);
   std::size_t i = 0;
   if (n == 0 || failed_) return 0;
-  if (index_ == 0) out[i++] = ts_;
   Timestamp ts = ts_;
-  const std::size_t at = index_;
-  if (ts_mode_ == 0 && dods_.constant() && dods_.constant_value() == 0) {
-    // A regular series: every delta is the first one.
+  if (regular()) {
+    // Every delta is the first one; a null `out` only moves on (see regular()).
+    if (index_ == 0) {
+      if (out) out[0] = ts;
+      i = 1;
+    }
     const std::int64_t step = delta_;
     const std::uint64_t room = static_cast<std::uint64_t>(kMaxTimestamp) - static_cast<std::uint64_t>(ts);
     // n − i steps remain (none for a single sample, whose delta is never stored).
@@ -129,25 +131,30 @@ std::size_t ChunkDecoder::timestamps(Timestamp* out, std::size_t max) {
       failed_ = true;
       return 0;
     }
-    for (; i < n; ++i) out[i] = ts += step * unit_;
-  } else {
-    for (; i < n; ++i) {
-      // Wrapping arithmetic, then range checks: corrupt input must not be undefined behaviour.
-      std::uint64_t d;
-      if (ts_mode_ == 0) {
-        d = at + i == 1 ? static_cast<std::uint64_t>(delta_)
-                        : static_cast<std::uint64_t>(delta_) + static_cast<std::uint64_t>(unzigzag(dods_.next()));
-        delta_ = static_cast<std::int64_t>(d);
-      } else {
-        d = static_cast<std::uint64_t>(delta_) + dods_.next();
-      }
-      const auto units = static_cast<std::int64_t>(d);
-      if (units <= 0 || units > kMaxTimestamp / unit_ || ts > kMaxTimestamp - units * unit_) {
-        failed_ = true;
-        return 0;
-      }
-      out[i] = ts += units * unit_;
+    if (out) {
+      for (std::size_t k = i; k < n; ++k) out[k] = ts + static_cast<Timestamp>(k - i + 1) * (step * unit_);
     }
+    ts_ = ts + static_cast<Timestamp>(n - i) * (step * unit_);
+    return n;
+  }
+  const std::size_t at = index_;
+  if (index_ == 0) out[i++] = ts;
+  for (; i < n; ++i) {
+    // Wrapping arithmetic, then range checks: corrupt input must not be undefined behaviour.
+    std::uint64_t d;
+    if (ts_mode_ == 0) {
+      d = at + i == 1 ? static_cast<std::uint64_t>(delta_)
+                      : static_cast<std::uint64_t>(delta_) + static_cast<std::uint64_t>(unzigzag(dods_.next()));
+      delta_ = static_cast<std::int64_t>(d);
+    } else {
+      d = static_cast<std::uint64_t>(delta_) + dods_.next();
+    }
+    const auto units = static_cast<std::int64_t>(d);
+    if (units <= 0 || units > kMaxTimestamp / unit_ || ts > kMaxTimestamp - units * unit_) {
+      failed_ = true;
+      return 0;
+    }
+    out[i] = ts += units * unit_;
   }
   ts_ = ts;
   return n;

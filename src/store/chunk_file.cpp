@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 #include "core/crc32c.hpp"
 #include "store/byte_io.hpp"
@@ -96,29 +97,45 @@ Result<std::vector<ChunkMeta>> read_chunk_index(const std::filesystem::path& dir
   return out;
 }
 
-std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::uint64_t& damaged_from) {
+std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::uint64_t& stopped_at,
+                                       std::vector<SkippedChunk>& skipped) {
   std::vector<ChunkMeta> out;
   std::uint64_t pos = 4;
-  damaged_from = file.size();
   std::uint32_t magic = 0;
   if (file.size() >= 4) std::memcpy(&magic, file.data(), 4);
   if (magic != kChunksMagic) {
-    damaged_from = 0;
+    stopped_at = 0;
     return out;
   }
+  // The chunk framed at pos, if it checks.
+  auto chunk_at = [&](std::uint64_t at, std::uint32_t& series, std::uint32_t& len) -> std::optional<std::vector<Sample>> {
+    if (at + 8 > file.size()) return std::nullopt;
+    std::memcpy(&series, file.data() + at, 4);
+    std::memcpy(&len, file.data() + at + 4, 4);
+    if (len > file.size() - at - 8) return std::nullopt;
+    auto samples = decode_chunk(file.subspan(at + 8, len));
+    if (!samples || samples->empty()) return std::nullopt;
+    return std::move(*samples);
+  };
   while (pos + 8 <= file.size()) {
-    std::uint32_t series, len;
-    std::memcpy(&series, file.data() + pos, 4);
-    std::memcpy(&len, file.data() + pos + 4, 4);
-    if (len > file.size() - pos - 8) break;
-    const auto bytes = file.subspan(pos + 8, len);
-    auto samples = decode_chunk(bytes);
-    if (!samples || samples->empty()) break;
-    out.push_back(ChunkMeta{series, samples->front().ts, samples->back().ts,
-                            static_cast<std::uint32_t>(samples->size()), pos + 8, len});
-    pos += 8 + len;
+    std::uint32_t series = 0, len = 0;
+    if (auto samples = chunk_at(pos, series, len)) {
+      out.push_back(ChunkMeta{series, samples->front().ts, samples->back().ts,
+                              static_cast<std::uint32_t>(samples->size()), pos + 8, len});
+      pos += 8 + len;
+      continue;
+    }
+    // A damaged chunk whose frame still leads to the end or to a chunk that checks is skipped.
+    const std::uint64_t next = pos + 8 + len;
+    std::uint32_t s2, l2;
+    if (pos + 8 <= file.size() && len <= file.size() - pos - 8 && (next == file.size() || chunk_at(next, s2, l2))) {
+      skipped.push_back(SkippedChunk{series, pos});
+      pos = next;
+      continue;
+    }
+    break;
   }
-  if (pos != file.size()) damaged_from = pos;
+  stopped_at = pos;
   return out;
 }
 

@@ -51,9 +51,17 @@ Status write_chunk_file(const std::filesystem::path& dir, std::uint32_t file, st
 // Reads an index; an error when it is missing or does not check.
 Result<std::vector<ChunkMeta>> read_chunk_index(const std::filesystem::path& dir, std::uint32_t file);
 
-// Rebuilds the index of a .chunks file from its framed records, stopping at the first record
-// that does not check; `damaged_from` is set to that byte offset (or the file size).
-std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::uint64_t& damaged_from);
+// A damaged chunk that a scan stepped over by its frame: its series and byte offset.
+struct SkippedChunk {
+  SeriesId series;
+  std::uint64_t offset;
+};
+
+// Rebuilds the index of a .chunks file from its framed records. A damaged chunk whose frame
+// leads to a chunk that checks (or to the end) is skipped and listed; the scan stops where the
+// framing itself is lost: `stopped_at` (the file size when it read to the end).
+std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::uint64_t& stopped_at,
+                                       std::vector<SkippedChunk>& skipped);
 
 struct Manifest {
   std::uint32_t next_file = 1;

@@ -176,8 +176,6 @@ void Bucket::merge(const Bucket& o) {
 
 namespace {
 
-__extension__ typedef __int128 Int128;
-
 // Appends a run's bucket to out, folding it into the last bucket when it is the same interval.
 void emit(std::vector<Bucket>& out, const Bucket& run) {
   if (!out.empty() && out.back().start == run.start) out.back().merge(run);
@@ -207,15 +205,21 @@ Bucket run_of_values(Timestamp start, const double* v, std::size_t n) {
   return b;
 }
 
-// A run of exact decimal mantissas of one bucket: sums in integers, one division at the end.
+// A run of exact decimal mantissas of one bucket: min, max and the sum on integers (exact),
+// one division each at the end; M2 from the deviations about the mean.
+// REQUIRES: |m| < 2^53 and n < 2^10 per call, so the int64 sum cannot overflow.
 Bucket run_of_mantissas(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
-  std::int64_t lo = m[0], hi = m[0];
-  Int128 sum = 0, sq = 0;
+  std::int64_t lo = m[0], hi = m[0], sum = 0;
   for (std::size_t i = 0; i < n; ++i) {
     lo = std::min(lo, m[i]);
     hi = std::max(hi, m[i]);
     sum += m[i];
-    sq += static_cast<Int128>(m[i]) * m[i];
+  }
+  const double mean_m = static_cast<double>(sum) / static_cast<double>(n);
+  double m2 = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(m[i]) - mean_m;
+    m2 += d * d;
   }
   Bucket b;
   b.start = start;
@@ -226,8 +230,7 @@ Bucket run_of_mantissas(Timestamp start, const std::int64_t* m, std::size_t n, d
   b.max = static_cast<double>(hi) / scale;
   b.sum = static_cast<double>(sum) / scale;
   b.mean = b.sum / static_cast<double>(n);
-  const Int128 spread = static_cast<Int128>(n) * sq - sum * sum;  // n²·variance·scale², exact
-  b.m2 = static_cast<double>(spread) / static_cast<double>(n) / (scale * scale);
+  b.m2 = m2 / (scale * scale);
   return b;
 }
 
@@ -250,16 +253,32 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
   static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
   const double scale = kPow10[std::min(dec.exponent(), 18u)];
+  const bool regular = dec.regular() && dec.count() >= 2 && dec.step() > 0;
   for (;;) {
-    const std::size_t n = integers ? dec.next_block_mantissas(ts, m, kBlock) : dec.next_block(ts, v, kBlock);
+    // A regular chunk's timestamps are first + j·step: runs are cut by arithmetic, not decoded.
+    const Timestamp first = regular && dec.remaining() > 0 ? dec.next_timestamp() : 0;
+    const Timestamp step = regular ? dec.step() : 0;
+    Timestamp* tsp = regular ? nullptr : ts;
+    const std::size_t n = integers ? dec.next_block_mantissas(tsp, m, kBlock) : dec.next_block(tsp, v, kBlock);
     if (n == 0) break;
+    auto time_at = [&](std::size_t j) { return regular ? first + static_cast<Timestamp>(j) * step : ts[j]; };
     std::size_t i = 0;
-    while (i < n && ts[i] < from) ++i;
-    while (i < n && ts[i] <= to) {
-      const Timestamp start = bucket_of(ts[i], interval);
-      const Timestamp end = start > kMaxTimestamp - interval ? kMaxTimestamp : start + interval;
-      std::size_t j = i + 1;
-      while (j < n && ts[j] < end && ts[j] <= to) ++j;
+    if (regular) {
+      if (from > first) i = std::min<std::size_t>(n, static_cast<std::size_t>((from - first + step - 1) / step));
+    } else {
+      while (i < n && ts[i] < from) ++i;
+    }
+    while (i < n && time_at(i) <= to) {
+      const Timestamp t = time_at(i);
+      const Timestamp start = bucket_of(t, interval);
+      const Timestamp last = std::min(to, start > kMaxTimestamp - interval ? kMaxTimestamp : start + interval - 1);
+      std::size_t j;
+      if (regular) {
+        j = std::min<std::size_t>(n, i + static_cast<std::size_t>((last - t) / step) + 1);
+      } else {
+        j = i + 1;
+        while (j < n && ts[j] <= last) ++j;
+      }
       emit(out, integers ? run_of_mantissas(start, m + i, j - i, scale) : run_of_values(start, v + i, j - i));
       i = j;
     }

@@ -218,7 +218,7 @@ void ResidualDecoder::decode(std::uint64_t* out, std::size_t n) {
   const std::uint8_t* p = rans_;
   const std::uint8_t* const end = rans_end_;
   const unsigned shift = shift_;
-  auto step = [&](std::uint32_t& x) -> std::uint64_t {
+  auto step = [&](std::uint32_t& x) __attribute__((always_inline)) -> std::uint64_t {
     const std::uint32_t e = slots_[x & (kScale - 1)];
     x = (e & 0x1FFF) * (x >> kScaleBits) + ((e >> 13) & 0xFFF);
     if (x < kRansLow) {
@@ -278,8 +278,9 @@ bool ResidualDecoder::open(ByteReader& in) {
   for (unsigned s = 0; s < nsym; ++s) {
     const std::uint64_t f = table.gamma() - 1;
     if (f > kScale || total + f > kScale) return false;
-    for (std::uint32_t k = 0; k < f; ++k)
-      slots_[total + k] = static_cast<std::uint32_t>(f) | (k << 13) | (s << 25);
+    const std::uint32_t base = static_cast<std::uint32_t>(f) | (s << 25);
+    std::uint32_t* slot = slots_ + total;
+    for (std::uint32_t k = 0; k < f; ++k) slot[k] = base + (k << 13);
     total += static_cast<std::uint32_t>(f);
   }
   if (total != kScale || table.failed()) return false;

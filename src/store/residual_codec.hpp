@@ -65,7 +65,7 @@ class ResidualDecoder {
   bool failed_ = false;
   // Per rANS slot: frequency (bits 0-12), slot − start of its symbol (bits 13-24), symbol
   // (bits 25-30): one load decodes a symbol.
-  std::uint32_t slots_[4096] = {};
+  std::uint32_t slots_[4096];  // filled by open() for a coded block; unused for a constant one
 };
 
 }  // namespace strata::store

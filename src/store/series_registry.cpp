@@ -66,6 +66,18 @@ Result<std::unique_ptr<SeriesRegistry>> SeriesRegistry::open(const std::filesyst
       pos += 8 + len;
     }
     if (pos != bytes.size()) {
+      // A torn write damages only the tail. A record that checks after the damage means the file
+      // is corrupt in the middle: cutting there would drop the registrations after it and hand
+      // their ids to new series, which would then own the old series' chunks.
+      for (std::size_t next = pos + 1; next + 8 <= bytes.size(); ++next) {
+        std::uint32_t len, crc;
+        std::memcpy(&len, bytes.data() + next, 4);
+        std::memcpy(&crc, bytes.data() + next + 4, 4);
+        if (len > 0 && len <= bytes.size() - next - 8 && crc32c(bytes.data() + next + 8, len) == crc)
+          return Error::of(io_errc::corrupt, "series registry '" + file.string() + "' is corrupt at byte " +
+                                                 std::to_string(pos) + " and has intact registrations after it; " +
+                                                 "restore it from a backup (it was left as it is)");
+      }
       spdlog::warn("series registry: {} bytes after byte {} of {} do not check (torn write); cut",
                    bytes.size() - pos, pos, file.string());
       if (::truncate(file.c_str(), static_cast<off_t>(pos)) != 0)

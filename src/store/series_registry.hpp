@@ -7,7 +7,8 @@
 // File series.log: records of
 //   u32 payload length, u32 CRC-32C of the payload,
 //   payload: varint id, str device, str metric, varint n_tags, n × (str key, str value)
-// (str = varint length + bytes). Ids are dense and in order; a torn tail is cut on open.
+// (str = varint length + bytes). Ids are dense and in order; a torn tail is cut on open, while
+// damage followed by records that check is corruption: open refuses it and leaves the file.
 #include <filesystem>
 #include <map>
 #include <memory>

@@ -32,6 +32,20 @@ bool chunk_crc_ok(std::span<const std::uint8_t> bytes) {
   return crc32c(bytes.data(), bytes.size() - 4) == stored;
 }
 
+// The oldest timestamp the window accepts after `newest` (saturating: no overflow near the
+// int64 minimum).
+// Timestamps Strata stores: ±2^62 µs (±146,000 years), so that any two of a series are less than
+// INT64_MAX apart and every chunk delta is representable.
+constexpr Timestamp kTimestampLimit = Timestamp{1} << 62;
+bool in_range(Timestamp ts) { return ts >= -kTimestampLimit && ts <= kTimestampLimit; }
+std::string range_reason(Timestamp ts) {
+  return "timestamp " + std::to_string(ts) + " µs is outside the range Strata stores (±2^62 µs since the epoch)";
+}
+
+Timestamp window_floor(Timestamp newest, Timestamp window) {
+  return newest < kMinTimestamp + window ? kMinTimestamp : newest - window;
+}
+
 std::uint64_t precedence_of(std::uint32_t file, std::uint32_t index) {
   return (static_cast<std::uint64_t>(file) << 32) | index;
 }
@@ -82,6 +96,8 @@ const Store::SeriesState* Store::state_if(SeriesId id) const {
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, StoreOptions options) {
+  if (options.out_of_order_window_us < 0)
+    return Error::of(errc::invalid_argument, "out_of_order_window must not be negative");
   if (options.chunk_max_points < 2 || options.chunk_max_points > kMaxChunkPoints)
     return Error::of(errc::invalid_argument, "chunk_max_points must be between 2 and " + std::to_string(kMaxChunkPoints));
   std::error_code ec;
@@ -98,14 +114,21 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
 
   std::vector<WalDamage> damage;
   Store* self = st.get();
-  auto on_samples = [self](SeriesId id, std::span<const Sample> samples) {
-    if (id >= self->registry_->size()) return;
+  std::uint64_t orphans = 0;  // WAL points of series the registry does not know (lost registrations)
+  auto on_samples = [self, &orphans](SeriesId id, std::span<const Sample> samples) {
+    if (id >= self->registry_->size()) {
+      orphans += samples.size();
+      return;
+    }
     auto& s = self->state(id);
     self->insert_head(s, samples);
   };
-  auto on_points = [self](std::span<const Point> points) {
+  auto on_points = [self, &orphans](std::span<const Point> points) {
     for (const Point& p : points) {
-      if (p.series >= self->registry_->size()) continue;
+      if (p.series >= self->registry_->size()) {
+        ++orphans;
+        continue;
+      }
       const Sample s{p.ts, p.value};
       self->insert_head(self->state(p.series), {&s, 1});
     }
@@ -114,6 +137,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   auto wal = WriteAheadLog::open(dir / "wal", wo, on_samples, on_points, damage);
   if (!wal) return wal.error();
   st->wal_ = std::move(*wal);
+  if (orphans > 0)
+    st->lost_.push_back(LostRange{std::nullopt, "", kMinTimestamp, kMaxTimestamp, orphans,
+                                  "WAL points of series ids the registry does not hold (registrations lost)"});
   for (const auto& d : damage) {
     if (d.torn_tail) continue;
     st->lost_.push_back(LostRange{std::nullopt, "", d.last_good_ts, kMaxTimestamp, 0,
@@ -170,13 +196,19 @@ Status Store::load_chunks() {
     if (index) {
       metas = std::move(*index);
     } else {
-      std::uint64_t damaged_from = 0;
-      metas = scan_chunk_file(bytes, damaged_from);
+      std::uint64_t stopped_at = 0;
+      std::vector<SkippedChunk> skipped;
+      metas = scan_chunk_file(bytes, stopped_at, skipped);
       spdlog::warn("store: {}; rebuilt from {}", index.error().message, path.string());
-      if (damaged_from < bytes.size() || !mapped)
+      for (const auto& k : skipped)
+        report(k.series < registry_->size() ? std::optional<SeriesId>(k.series) : std::nullopt, kMinTimestamp, kMaxTimestamp, 0,
+               path.filename().string() + ": the chunk at byte " + std::to_string(k.offset) +
+                   " fails its checksum and the index that dated it is unreadable");
+      if (!mapped)
+        report(std::nullopt, kMinTimestamp, kMaxTimestamp, 0, path.filename().string() + " missing and its index unreadable");
+      else if (stopped_at < bytes.size())
         report(std::nullopt, kMinTimestamp, kMaxTimestamp, 0,
-               path.filename().string() + (mapped ? " damaged from byte " + std::to_string(damaged_from) + " and its index unreadable"
-                                                  : " missing and its index unreadable"));
+               path.filename().string() + " damaged from byte " + std::to_string(stopped_at) + " and its index unreadable");
     }
     for (std::uint32_t i = 0; i < metas.size(); ++i) {
       if (dead.count(i)) continue;
@@ -276,11 +308,12 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
   AppendResult result;
   std::vector<Sample> kept;
   std::span<const Sample> accepted = samples;
-  const Timestamp floor = s.max_ts == kMinTimestamp ? kMinTimestamp : s.max_ts - options_.out_of_order_window_us;
+  const Timestamp floor = s.max_ts == kMinTimestamp ? kMinTimestamp : window_floor(s.max_ts, options_.out_of_order_window_us);
   Timestamp running_max = s.max_ts;
   bool all_ok = true;
   for (const Sample& x : samples) {
-    if (x.ts < floor || (running_max != kMinTimestamp && x.ts < running_max - options_.out_of_order_window_us)) {
+    if (x.ts < floor || !in_range(x.ts) ||
+        (running_max != kMinTimestamp && x.ts < window_floor(running_max, options_.out_of_order_window_us))) {
       all_ok = false;
       break;
     }
@@ -289,7 +322,11 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
   if (!all_ok) {
     running_max = s.max_ts;
     for (const Sample& x : samples) {
-      if (running_max != kMinTimestamp && x.ts < running_max - options_.out_of_order_window_us) {
+      if (!in_range(x.ts)) {
+        result.refused.push_back(Refusal{series, x.ts, range_reason(x.ts)});
+        continue;
+      }
+      if (running_max != kMinTimestamp && x.ts < window_floor(running_max, options_.out_of_order_window_us)) {
         SeriesState probe;
         probe.max_ts = running_max;
         result.refused.push_back(Refusal{series, x.ts, refusal_reason(probe, x.ts)});
@@ -354,7 +391,11 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
     Timestamp running = s.max_ts;
     for (std::uint32_t i = bounds[g]; i < bounds[g + 1]; ++i) {
       const Point& p = grouped[i];
-      if (running != kMinTimestamp && p.ts < running - options_.out_of_order_window_us) {
+      if (!in_range(p.ts)) {
+        result.refused.push_back(Refusal{p.series, p.ts, range_reason(p.ts)});
+        continue;
+      }
+      if (running != kMinTimestamp && p.ts < window_floor(running, options_.out_of_order_window_us)) {
         SeriesState probe;
         probe.max_ts = running;
         result.refused.push_back(Refusal{p.series, p.ts, refusal_reason(probe, p.ts)});

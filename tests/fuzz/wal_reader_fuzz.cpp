@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t replayed = 0;
   std::vector<WalDamage> damage;
   auto wal = WriteAheadLog::open(
-      dir, WalOptions{FsyncPolicy::off, 100'000},
+      dir, WalOptions{FsyncPolicy::off, 100'000, {}},
       [&](SeriesId, std::span<const Sample> s) { replayed += s.size(); },
       [&](std::span<const Point> p) { replayed += p.size(); }, damage);
   if (!wal) std::abort();  // damage is reported, never a failure to open

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -41,16 +42,21 @@ StoreOptions options(FsyncPolicy policy) {
   return o;
 }
 
-[[noreturn]] void writer(const std::filesystem::path& dir, FsyncPolicy policy, int ack_fd) {
+// Appends batches from `first` on (earlier ones are durable; rewriting a partly written batch is
+// idempotent) and writes each acknowledged batch number to ack_fd.
+[[noreturn]] void writer(const std::filesystem::path& dir, FsyncPolicy policy, int ack_fd, std::uint32_t first) {
   auto st = Store::open(dir, options(policy));
   if (!st) _exit(3);
   std::vector<SeriesId> ids;
   for (int s = 0; s < kSeries; ++s) ids.push_back(*(*st)->resolve(SeriesKey{"dev" + std::to_string(s), "temp", {}}));
-  for (std::uint32_t b = 0;; ++b) {
+  for (std::uint32_t b = first;; ++b) {
     if (b % 2 == 0) {  // one series at a time
       for (int s = 0; s < kSeries; ++s) {
         auto r = (*st)->append(ids[static_cast<std::size_t>(s)], batch_samples(s, b));
-        if (!r || r->accepted != kBatch) _exit(4);
+        if (!r || r->accepted != kBatch) {
+          std::fprintf(stderr, "append: %s\n", !r ? r.error().message.c_str() : r->refused.empty() ? "?" : r->refused[0].reason.c_str());
+          _exit(4);
+        }
       }
     } else {  // every series in one mixed batch, time-major as devices send
       std::vector<Point> points;
@@ -60,7 +66,10 @@ StoreOptions options(FsyncPolicy policy) {
           points.push_back(Point{ids[static_cast<std::size_t>(s)], x.ts, x.value});
         }
       auto r = (*st)->append(points);
-      if (!r || r->accepted != points.size()) _exit(4);
+      if (!r || r->accepted != points.size()) {
+        std::fprintf(stderr, "append: %s\n", !r ? r.error().message.c_str() : r->refused.empty() ? "?" : r->refused[0].reason.c_str());
+        _exit(4);
+      }
     }
     // Every series' batch b is acknowledged: tell the parent.
     if (::write(ack_fd, &b, sizeof b) != sizeof b) _exit(5);
@@ -81,14 +90,19 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
-      writer(dir, GetParam(), fds[1]);
+      writer(dir, GetParam(), fds[1], acked_total);
     }
     ::close(fds[1]);
-    // Let it acknowledge a random number of batches (it resumes after the previous rounds).
+    // Let it acknowledge a random number of batches (it resumes after the previous rounds' acks).
     const std::uint32_t wait_for = 20 + rng() % 60;
     std::uint32_t last = 0, seen = 0;
     while (seen < wait_for && ::read(fds[0], &last, sizeof last) == sizeof last) ++seen;
-    ASSERT_EQ(seen, wait_for) << "the writer stopped early";
+    if (seen != wait_for) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      FAIL() << "the writer stopped early, exit code " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
+             << " (3 open failed, 4 an append failed, 5 the pipe broke)";
+    }
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     while (::read(fds[0], &last, sizeof last) == sizeof last) ++seen;  // acks sent before it died
     ::close(fds[0]);

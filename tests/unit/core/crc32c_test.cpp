@@ -25,7 +25,9 @@ std::uint32_t reference_crc32c(const std::uint8_t* p, std::size_t n, std::uint32
   return ~crc;
 }
 
-std::uint32_t crc_of(std::string_view s, std::uint32_t seed = 0) { return crc32c(s.data(), s.size(), seed); }
+std::uint32_t crc_of(std::string_view s, std::uint32_t seed = 0) {
+  return crc32c(s.data(), s.size(), seed);
+}
 
 TEST(Crc32c, CheckValueOf123456789) {
   EXPECT_EQ(crc_of("123456789"), 0xE3069283u);
@@ -68,7 +70,8 @@ TEST(Crc32c, ContinuationOverEverySplit) {
     EXPECT_EQ(crc32c(buf.data() + cut, buf.size() - cut, first), whole) << "cut at " << cut;
   }
   // Three pieces, too.
-  EXPECT_EQ(crc32c(buf.data() + 200, 57, crc32c(buf.data() + 13, 187, crc32c(buf.data(), 13))), whole);
+  EXPECT_EQ(crc32c(buf.data() + 200, 57, crc32c(buf.data() + 13, 187, crc32c(buf.data(), 13))),
+            whole);
 }
 
 TEST(Crc32c, SeedChangesTheResult) {
@@ -88,7 +91,8 @@ TEST(Crc32c, HardwareAndTablePathsAgreeOnRandomBuffers) {
       const std::uint8_t* p = storage.data() + align;
       for (std::uint32_t seed : {0u, 1u, 0xFFFFFFFFu, static_cast<std::uint32_t>(rng())}) {
         const std::uint32_t want = reference_crc32c(p, len, seed);
-        ASSERT_EQ(crc32c(p, len, seed), want) << "length " << len << ", alignment " << align << ", seed " << seed;
+        ASSERT_EQ(crc32c(p, len, seed), want)
+            << "length " << len << ", alignment " << align << ", seed " << seed;
         ASSERT_EQ(crc32c_portable(p, len, seed), want)
             << "length " << len << ", alignment " << align << ", seed " << seed;
       }

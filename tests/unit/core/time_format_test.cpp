@@ -62,7 +62,7 @@ TEST(ParseIso8601, BeforeTheEpoch) {
 
 TEST(ParseIso8601, LeapDays) {
   EXPECT_EQ(parse_iso8601("2020-02-29T12:00:00Z"), 1582977600 * kS);
-  EXPECT_EQ(parse_iso8601("2000-02-29"), 951782400 * kS);   // divisible by 400: leap
+  EXPECT_EQ(parse_iso8601("2000-02-29"), 951782400 * kS);  // divisible by 400: leap
   EXPECT_EQ(parse_iso8601("1600-02-29"), -11670998400 * kS);
   EXPECT_EQ(parse_iso8601("2000-03-01"), 951868800 * kS);
   // The day after a leap day is the next day, whatever the year.
@@ -188,8 +188,8 @@ TEST(ParseDuration, LimitsOfTheRange) {
 }
 
 TEST(ParseDuration, RefusesMalformedInput) {
-  for (const char* bad : {"", "s", "ms", "-5s", "+5s", "5x", "5 s", " 5s", "5s ", "1.5h", "5S", "5sec",
-                          "5mss", "h2", "5m5s", "0x10s"}) {
+  for (const char* bad : {"", "s", "ms", "-5s", "+5s", "5x", "5 s", " 5s", "5s ", "1.5h", "5S",
+                          "5sec", "5mss", "h2", "5m5s", "0x10s"}) {
     EXPECT_EQ(parse_duration(bad), std::nullopt) << "'" << bad << "' was accepted";
   }
 }

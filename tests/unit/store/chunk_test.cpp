@@ -109,10 +109,11 @@ ValueCodec expect_round_trip(const std::vector<Sample>& samples, const std::stri
     if (d.samples.size() != samples.size()) return codec;
     for (std::size_t i = 0; i < samples.size(); ++i) {
       if (d.samples[i].ts != samples[i].ts || bits(d.samples[i].value) != bits(samples[i].value)) {
-        ADD_FAILURE() << "sample " << i << " (batch " << batch << "): wrote (" << samples[i].ts << ", " << std::hexfloat
-                      << samples[i].value << " = 0x" << std::hex << bits(samples[i].value) << ") read ("
-                      << std::dec << d.samples[i].ts << ", " << std::hexfloat << d.samples[i].value << " = 0x"
-                      << std::hex << bits(d.samples[i].value) << ")";
+        ADD_FAILURE() << "sample " << i << " (batch " << batch << "): wrote (" << samples[i].ts
+                      << ", " << std::hexfloat << samples[i].value << " = 0x" << std::hex
+                      << bits(samples[i].value) << ") read (" << std::dec << d.samples[i].ts << ", "
+                      << std::hexfloat << d.samples[i].value << " = 0x" << std::hex
+                      << bits(d.samples[i].value) << ")";
         return codec;
       }
     }
@@ -125,10 +126,12 @@ ValueCodec expect_round_trip(const std::vector<Sample>& samples, const std::stri
   return codec;
 }
 
-std::vector<Sample> with_regular_times(const std::vector<double>& values, Timestamp t0 = 1'600'000'000 * kS,
+std::vector<Sample> with_regular_times(const std::vector<double>& values,
+                                       Timestamp t0 = 1'600'000'000 * kS,
                                        Timestamp step = 10 * kS) {
   std::vector<Sample> s(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) s[i] = {t0 + static_cast<Timestamp>(i) * step, values[i]};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    s[i] = {t0 + static_cast<Timestamp>(i) * step, values[i]};
   return s;
 }
 
@@ -143,7 +146,8 @@ std::vector<Sample> with_jittered_times(const std::vector<double>& values, std::
 }
 
 // A random walk rounded to `decimals` places, as a parser of "51.846" would produce it.
-std::vector<double> decimal_walk(std::mt19937_64& rng, std::size_t n, int decimals, double start = 50) {
+std::vector<double> decimal_walk(std::mt19937_64& rng, std::size_t n, int decimals,
+                                 double start = 50) {
   const double scale = std::pow(10.0, decimals);
   std::normal_distribution<double> step(0, 0.5);
   std::vector<double> v(n);
@@ -161,7 +165,8 @@ TEST(Chunk, SingleAndTwoSamples) {
   expect_round_trip({{kI64Min, 1.0}}, "one sample at the minimum");
   expect_round_trip({{kI64Max, 2.0}}, "one sample at the maximum");
   expect_round_trip({{1, 1.0}, {2, 2.0}}, "two samples");
-  expect_round_trip({{-10 * kS, std::nan("")}, {10 * kS, -std::numeric_limits<double>::infinity()}}, "two specials");
+  expect_round_trip({{-10 * kS, std::nan("")}, {10 * kS, -std::numeric_limits<double>::infinity()}},
+                    "two specials");
   for (double v : special_values()) {
     expect_round_trip({{1000, v}}, "one special");
     expect_round_trip({{1000, v}, {2000, v}}, "two equal specials");
@@ -188,8 +193,9 @@ TEST(Chunk, SpecialsInsideDecimalData) {
     for (std::size_t i = 0; i < n; i += 1 + rng() % 40) v[i] = specials[rng() % specials.size()];
     const ValueCodec c = expect_round_trip(with_regular_times(v), "decimals with exceptions");
     if (n >= 300) {
-    EXPECT_EQ(c, ValueCodec::decimal) << "a few exceptions should not push decimal data to gorilla";
-  }
+      EXPECT_EQ(c, ValueCodec::decimal)
+          << "a few exceptions should not push decimal data to gorilla";
+    }
   }
 }
 
@@ -199,9 +205,11 @@ TEST(Chunk, ValuesAFewUlpsOffShortDecimals) {
     auto v = decimal_walk(rng, 2000, decimals);
     for (auto& x : v) {
       const int ulps = static_cast<int>(rng() % 7) - 3;
-      for (int k = 0; k < std::abs(ulps); ++k) x = std::nextafter(x, ulps > 0 ? INFINITY : -INFINITY);
+      for (int k = 0; k < std::abs(ulps); ++k)
+        x = std::nextafter(x, ulps > 0 ? INFINITY : -INFINITY);
     }
-    const ValueCodec c = expect_round_trip(with_regular_times(v), "ulp noise at " + std::to_string(decimals) + " decimals");
+    const ValueCodec c = expect_round_trip(
+        with_regular_times(v), "ulp noise at " + std::to_string(decimals) + " decimals");
     EXPECT_EQ(c, ValueCodec::decimal);
   }
   // The float-arithmetic residue of a sum of readings.
@@ -217,10 +225,11 @@ TEST(Chunk, RandomWalksAtEveryPrecisionPickDecimal) {
     for (std::size_t n : {3u, 50u, 1000u, 8192u}) {
       for (double start : {0.0, 50.0, -1000.0, 1e6}) {
         const auto v = decimal_walk(rng, n, decimals, start);
-        const ValueCodec c = expect_round_trip(with_jittered_times(v, rng), "walk at " + std::to_string(decimals) + " decimals");
+        const ValueCodec c = expect_round_trip(with_jittered_times(v, rng),
+                                               "walk at " + std::to_string(decimals) + " decimals");
         if (n >= 50) {
-    EXPECT_EQ(c, ValueCodec::decimal) << decimals << " decimals, " << n << " samples";
-  }
+          EXPECT_EQ(c, ValueCodec::decimal) << decimals << " decimals, " << n << " samples";
+        }
       }
     }
   }
@@ -237,7 +246,8 @@ TEST(Chunk, RandomDoublesPickGorilla) {
       normals[i] = normal(rng);
       walk[i] = x += normal(rng) * 1e-3;
     }
-    EXPECT_EQ(expect_round_trip(with_regular_times(bits_any), "random bit patterns"), ValueCodec::gorilla);
+    EXPECT_EQ(expect_round_trip(with_regular_times(bits_any), "random bit patterns"),
+              ValueCodec::gorilla);
     // Full-precision normals: either codec may win (the smaller is kept), both must round-trip.
     expect_round_trip(with_jittered_times(normals, rng), "random normals");
     expect_round_trip(with_regular_times(walk), "full-precision walk");
@@ -264,7 +274,8 @@ TEST(Chunk, KeepsTheSmallerValueEncoding) {
   }
   for (const auto& v : sets) {
     const auto samples = with_regular_times(v);
-    const std::size_t constant_chunk = encode_chunk(with_regular_times(std::vector<double>(v.size(), 0.0))).size();
+    const std::size_t constant_chunk =
+        encode_chunk(with_regular_times(std::vector<double>(v.size(), 0.0))).size();
     std::vector<std::uint8_t> gorilla, decimal;
     encode_gorilla(v, gorilla);
     std::size_t best = gorilla.size();
@@ -288,8 +299,8 @@ TEST(Chunk, LongDecimalsAndHugeIntegers) {
 
 TEST(Chunk, ConstantEqualAndAlternatingSeries) {
   for (std::size_t n : {2u, 3u, 100u, 8192u}) {
-    for (double c : {0.0, -0.0, 21.5, 1e300, std::nan(""), -std::numeric_limits<double>::infinity(), DBL_MIN,
-                     std::numeric_limits<double>::denorm_min()}) {
+    for (double c : {0.0, -0.0, 21.5, 1e300, std::nan(""), -std::numeric_limits<double>::infinity(),
+                     DBL_MIN, std::numeric_limits<double>::denorm_min()}) {
       expect_round_trip(with_regular_times(std::vector<double>(n, c)), "constant");
     }
     std::vector<double> alt(n), alt_special(n), steps(n);
@@ -322,7 +333,8 @@ TEST(Chunk, Timestamps) {
   // Millisecond-aligned jitter: the unit (gcd) is 1000 µs.
   std::vector<Sample> ms(v.size());
   Timestamp t = 1'700'000'000 * kS;
-  for (std::size_t i = 0; i < v.size(); ++i, t += 1000 * (1 + static_cast<Timestamp>(rng() % 50))) ms[i] = {t, v[i]};
+  for (std::size_t i = 0; i < v.size(); ++i, t += 1000 * (1 + static_cast<Timestamp>(rng() % 50)))
+    ms[i] = {t, v[i]};
   expect_round_trip(ms, "millisecond jitter");
   // Mostly regular with rare gaps, and fully irregular.
   std::vector<Sample> gaps(v.size()), irregular(v.size());
@@ -354,8 +366,9 @@ TEST(Chunk, HugeGaps) {
   s.push_back({t, 99.0});
   expect_round_trip(s, "quarter-range gaps");
   expect_round_trip({{kI64Min / 2, 1.0}, {kI64Max / 2, 2.0}}, "one gap of almost the whole range");
-  expect_round_trip({{kI64Min / 2, 1.0}, {kI64Min / 2 + 1, 2.0}, {kI64Max / 2, 3.0}, {kI64Max / 2 + 1, 4.0}},
-                    "tiny, huge, tiny");
+  expect_round_trip(
+      {{kI64Min / 2, 1.0}, {kI64Min / 2 + 1, 2.0}, {kI64Max / 2, 3.0}, {kI64Max / 2 + 1, 4.0}},
+      "tiny, huge, tiny");
   expect_round_trip({{-1, 0.5}, {kI64Max - 1, 0.25}, {kI64Max, 0.125}}, "from -1 to the maximum");
   expect_round_trip({{kI64Min, 0.5}, {kI64Min + 1, 0.25}, {-1, 0.125}}, "from the minimum to -1");
 }
@@ -422,7 +435,8 @@ TEST(ChunkCorruption, EverySingleBitFlipIsCaughtByTheCrc) {
       auto bad = good;
       bad[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
       auto d = ChunkDecoder::open(bad);
-      ASSERT_FALSE(d.ok()) << "flip of bit " << bit << " of " << good.size() * 8 << " went unnoticed";
+      ASSERT_FALSE(d.ok()) << "flip of bit " << bit << " of " << good.size() * 8
+                           << " went unnoticed";
       EXPECT_TRUE(d.error().is(chunk_errc::corrupt));
       EXPECT_FALSE(decode_chunk(bad).ok());
     }
@@ -447,7 +461,8 @@ TEST(ChunkCorruption, TruncationsFailCleanly) {
 
 TEST(ChunkCorruption, HeaderChecksBehindAValidCrc) {
   const auto good = sample_chunk();
-  auto expect_refused = [](std::vector<std::uint8_t> bytes, const std::string& what, const std::string& word) {
+  auto expect_refused = [](std::vector<std::uint8_t> bytes, const std::string& what,
+                           const std::string& word) {
     reseal(bytes);
     auto d = ChunkDecoder::open(bytes);
     ASSERT_FALSE(d.ok()) << what;
@@ -477,7 +492,8 @@ TEST(ChunkCorruption, GarbageNeverCrashesTheDecoder) {
   std::mt19937_64 rng(12);
   const std::vector<std::vector<std::uint8_t>> seeds = {
       sample_chunk(), sample_gorilla_chunk(),
-      encode_chunk(std::vector<Sample>{{kI64Min / 2, 1.0}, {kI64Min / 2 + 1, 2.0}, {kI64Max / 2, 3.0}}),
+      encode_chunk(
+          std::vector<Sample>{{kI64Min / 2, 1.0}, {kI64Min / 2 + 1, 2.0}, {kI64Max / 2, 3.0}}),
       encode_chunk(with_regular_times(std::vector<double>(300, 4.25)))};
   std::size_t opened = 0;
   std::vector<Sample> buf(97);
@@ -489,16 +505,19 @@ TEST(ChunkCorruption, GarbageNeverCrashesTheDecoder) {
           bytes[rng() % bytes.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
         break;
       case 1:
-        for (int k = 1 + static_cast<int>(rng() % 8); k > 0; --k) bytes[rng() % bytes.size()] = static_cast<std::uint8_t>(rng());
+        for (int k = 1 + static_cast<int>(rng() % 8); k > 0; --k)
+          bytes[rng() % bytes.size()] = static_cast<std::uint8_t>(rng());
         break;
       case 2:
-        bytes.insert(bytes.begin() + static_cast<long>(rng() % bytes.size()), static_cast<std::uint8_t>(rng()));
+        bytes.insert(bytes.begin() + static_cast<long>(rng() % bytes.size()),
+                     static_cast<std::uint8_t>(rng()));
         break;
       case 3:
         bytes.erase(bytes.begin() + static_cast<long>(rng() % bytes.size()));
         break;
       default:
-        for (std::size_t i = 4 + rng() % (bytes.size() - 4); i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(rng());
+        for (std::size_t i = 4 + rng() % (bytes.size() - 4); i < bytes.size(); ++i)
+          bytes[i] = static_cast<std::uint8_t>(rng());
     }
     auto d = ChunkDecoder::open(bytes, /*verify_crc=*/false);
     if (!d) continue;
@@ -511,7 +530,8 @@ TEST(ChunkCorruption, GarbageNeverCrashesTheDecoder) {
       const std::size_t n = (*d)->next(buf.data(), buf.size());
       if (n == 0) break;
       for (std::size_t i = 0; i < n; ++i) {
-        ASSERT_TRUE(first || buf[i].ts > last) << "round " << round << ": timestamps went backwards";
+        ASSERT_TRUE(first || buf[i].ts > last)
+            << "round " << round << ": timestamps went backwards";
         last = buf[i].ts;
         first = false;
       }

@@ -27,7 +27,8 @@ std::vector<std::uint8_t> encode(const std::vector<std::uint64_t>& values) {
 }
 
 // Decodes a block of n integers that fills `bytes` except for `trailing` bytes after it.
-std::vector<std::uint64_t> decode(const std::vector<std::uint8_t>& bytes, std::size_t n, std::size_t trailing = 0) {
+std::vector<std::uint64_t> decode(const std::vector<std::uint8_t>& bytes, std::size_t n,
+                                  std::size_t trailing = 0) {
   ByteReader in(bytes);
   auto d = std::make_unique<ResidualDecoder>();
   EXPECT_TRUE(d->open(in));
@@ -75,7 +76,8 @@ double empirical_entropy_bits(const std::vector<std::uint64_t>& values) {
   for (auto v : values) ++counts[v];
   double h = 0;
   const auto n = static_cast<double>(values.size());
-  for (const auto& [v, c] : counts) h -= static_cast<double>(c) * std::log2(static_cast<double>(c) / n);
+  for (const auto& [v, c] : counts)
+    h -= static_cast<double>(c) * std::log2(static_cast<double>(c) / n);
   return h;
 }
 
@@ -172,12 +174,15 @@ TEST(ResidualCodec, CompressesToNearOrder0Entropy) {
     std::vector<std::uint64_t> values;
   };
   std::vector<Case> cases;
-  for (double p : {0.7, 0.5, 0.3, 0.1, 0.03}) cases.push_back({"geometric p=" + std::to_string(p), geometric(rng, 8192, p)});
-  for (double s : {0.5, 2.0, 8.0, 20.0}) cases.push_back({"laplace scale=" + std::to_string(s), laplace(rng, 8192, s)});
+  for (double p : {0.7, 0.5, 0.3, 0.1, 0.03})
+    cases.push_back({"geometric p=" + std::to_string(p), geometric(rng, 8192, p)});
+  for (double s : {0.5, 2.0, 8.0, 20.0})
+    cases.push_back({"laplace scale=" + std::to_string(s), laplace(rng, 8192, s)});
   for (const auto& c : cases) {
     const double h = empirical_entropy_bits(c.values);
     const double bits = 8.0 * static_cast<double>(encode(c.values).size());
-    EXPECT_LE(bits, 1.03 * h + 8 * 48) << c.name << ": " << bits / 8192 << " bits/integer, entropy " << h / 8192;
+    EXPECT_LE(bits, 1.03 * h + 8 * 48)
+        << c.name << ": " << bits / 8192 << " bits/integer, entropy " << h / 8192;
     expect_round_trip(c.values, c.name);
   }
 }
@@ -190,7 +195,8 @@ TEST(ResidualCodec, CompressesWideDistributions) {
     // The differential entropy of a discrete Laplace of scale s: log2(2 e s) bits.
     const double model_bits = 8192 * std::log2(2 * std::exp(1.0) * s);
     const double bits = 8.0 * static_cast<double>(encode(v).size());
-    EXPECT_LE(bits, 1.03 * model_bits + 8 * 64) << "scale " << s << ": " << bits / 8192 << " bits/integer";
+    EXPECT_LE(bits, 1.03 * model_bits + 8 * 64)
+        << "scale " << s << ": " << bits / 8192 << " bits/integer";
   }
 }
 
@@ -204,14 +210,16 @@ TEST(ResidualCodec, EstimateTracksTheRealSize) {
   }
   // The estimate is what chunk encoding uses to choose predictors: the better block must look
   // better.
-  EXPECT_LT(estimate_residual_bits(geometric(rng, 4096, 0.5)), estimate_residual_bits(geometric(rng, 4096, 0.01)));
+  EXPECT_LT(estimate_residual_bits(geometric(rng, 4096, 0.5)),
+            estimate_residual_bits(geometric(rng, 4096, 0.01)));
   EXPECT_LE(estimate_residual_bits(std::vector<std::uint64_t>(4096, 7)), 16.0);
 }
 
 // Every strict prefix of a block is refused by open (the block ends with its lengths' payloads).
 TEST(ResidualCodec, TruncatedBlocksAreRefused) {
   std::mt19937_64 rng(8);
-  for (const auto& values : {geometric(rng, 300, 0.2), laplace(rng, 300, 1e9), std::vector<std::uint64_t>(50, 300)}) {
+  for (const auto& values :
+       {geometric(rng, 300, 0.2), laplace(rng, 300, 1e9), std::vector<std::uint64_t>(50, 300)}) {
     const auto bytes = encode(values);
     for (std::size_t len = 0; len < bytes.size(); ++len) {
       const std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<long>(len));
@@ -226,14 +234,15 @@ TEST(ResidualCodec, TruncatedBlocksAreRefused) {
 // flags running out of data.
 TEST(ResidualCodec, CorruptBlocksNeverCrash) {
   std::mt19937_64 rng(9);
-  const std::vector<std::vector<std::uint64_t>> sources = {geometric(rng, 500, 0.2), laplace(rng, 500, 1e5),
-                                                           laplace(rng, 64, 2)};
+  const std::vector<std::vector<std::uint64_t>> sources = {
+      geometric(rng, 500, 0.2), laplace(rng, 500, 1e5), laplace(rng, 64, 2)};
   std::size_t refused = 0, decoded = 0, coded = 0, ran_dry = 0;
   for (int round = 0; round < 3000; ++round) {
     const auto& values = sources[static_cast<std::size_t>(round) % sources.size()];
     auto bytes = encode(values);
     const int flips = 1 + static_cast<int>(rng() % 4);
-    for (int k = 0; k < flips; ++k) bytes[rng() % bytes.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+    for (int k = 0; k < flips; ++k)
+      bytes[rng() % bytes.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
     if (round % 5 == 0) bytes.resize(rng() % (bytes.size() + 1));
     ByteReader in(bytes);
     auto d = std::make_unique<ResidualDecoder>();
@@ -252,7 +261,8 @@ TEST(ResidualCodec, CorruptBlocksNeverCrash) {
   }
   EXPECT_GT(refused, 0u);
   EXPECT_GT(decoded, 0u);
-  EXPECT_GE(ran_dry * 10, coded * 9) << ran_dry << " of " << coded << " over-read blocks reported running dry";
+  EXPECT_GE(ran_dry * 10, coded * 9)
+      << ran_dry << " of " << coded << " over-read blocks reported running dry";
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ inline std::vector<std::uint8_t> file_bytes(const std::filesystem::path& p) {
 
 inline void write_bytes(const std::filesystem::path& p, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good()) << "cannot write " << p;
 }
 
@@ -61,7 +62,8 @@ inline void cut_file(const std::filesystem::path& p, std::uint64_t size) {
 }
 
 // The files of a directory with the given extension (".wal", ".chunks"), sorted by name.
-inline std::vector<std::filesystem::path> files_with_extension(const std::filesystem::path& dir, const std::string& ext) {
+inline std::vector<std::filesystem::path> files_with_extension(const std::filesystem::path& dir,
+                                                               const std::string& ext) {
   std::vector<std::filesystem::path> out;
   for (const auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ext) out.push_back(e.path());

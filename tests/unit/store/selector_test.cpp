@@ -11,7 +11,8 @@
 namespace strata::store {
 namespace {
 
-SeriesKey key(std::string device, std::string metric, std::vector<std::pair<std::string, std::string>> tags = {}) {
+SeriesKey key(std::string device, std::string metric,
+              std::vector<std::pair<std::string, std::string>> tags = {}) {
   SeriesKey k{std::move(device), std::move(metric), std::move(tags)};
   k.normalise();
   return k;
@@ -89,14 +90,16 @@ TEST(SeriesSelector, EmptySelectorMatchesEverything) {
 }
 
 TEST(SeriesSelector, BadSyntaxIsRefusedWithAClearMessage) {
-  for (const char* text : {"device", "pump-7", "=x", "!=x", "=~x", " = x", "device~x", "device!x", "a=1,b", "a=1,=2",
-                           "device>5"}) {
+  for (const char* text : {"device", "pump-7", "=x", "!=x", "=~x", " = x", "device~x", "device!x",
+                           "a=1,b", "a=1,=2", "device>5"}) {
     auto s = SeriesSelector::parse(text);
     ASSERT_FALSE(s.ok()) << "'" << text << "' was accepted";
     EXPECT_TRUE(s.error().is(selector_errc::syntax));
     const std::string& msg = s.error().message;
-    EXPECT_NE(msg.find(std::string("'") + text + "'"), std::string::npos) << "the message names the selector: " << msg;
-    EXPECT_TRUE(msg.find("operator") != std::string::npos) << "the message says what is expected: " << msg;
+    EXPECT_NE(msg.find(std::string("'") + text + "'"), std::string::npos)
+        << "the message names the selector: " << msg;
+    EXPECT_TRUE(msg.find("operator") != std::string::npos)
+        << "the message says what is expected: " << msg;
   }
 }
 
@@ -109,7 +112,8 @@ TEST(SeriesSelector, BadRegexIsRefusedWithAClearMessage) {
       EXPECT_TRUE(s.error().is(selector_errc::syntax));
       const std::string& msg = s.error().message;
       EXPECT_NE(msg.find("bad regex"), std::string::npos) << msg;
-      EXPECT_NE(msg.find(std::string("'") + re + "'"), std::string::npos) << "the message names the regex: " << msg;
+      EXPECT_NE(msg.find(std::string("'") + re + "'"), std::string::npos)
+          << "the message names the regex: " << msg;
       EXPECT_NE(msg.find(text), std::string::npos) << "the message names the selector: " << msg;
     }
   }

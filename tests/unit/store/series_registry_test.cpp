@@ -14,13 +14,15 @@
 #include <vector>
 
 #include "scratch_dir.hpp"
+#include "store/file_io.hpp"
 
 namespace strata::store {
 namespace {
 
 using testing::ScratchDir;
 
-SeriesKey key(std::string device, std::string metric, std::vector<std::pair<std::string, std::string>> tags = {}) {
+SeriesKey key(std::string device, std::string metric,
+              std::vector<std::pair<std::string, std::string>> tags = {}) {
   return SeriesKey{std::move(device), std::move(metric), std::move(tags)};
 }
 
@@ -68,15 +70,18 @@ TEST(SeriesRegistry, TagOrderAndDuplicateTagKeysAreNormalised) {
   EXPECT_EQ(resolve(*r, key("d", "m", {{"line", "2"}, {"zone", "x"}, {"site", "A"}})), a);
   EXPECT_EQ(r->find(key("d", "m", {{"zone", "x"}, {"line", "2"}, {"site", "A"}})), a);
   // A later duplicate key replaces an earlier one.
-  EXPECT_EQ(resolve(*r, key("d", "m", {{"site", "B"}, {"line", "2"}, {"zone", "x"}, {"site", "A"}})), a);
+  EXPECT_EQ(
+      resolve(*r, key("d", "m", {{"site", "B"}, {"line", "2"}, {"zone", "x"}, {"site", "A"}})), a);
   // The stored key is the normalised one: sorted by tag key.
   const auto k = r->key(a);
   ASSERT_TRUE(k.has_value());
-  EXPECT_EQ(k->tags, (std::vector<std::pair<std::string, std::string>>{{"line", "2"}, {"site", "A"}, {"zone", "x"}}));
+  EXPECT_EQ(k->tags, (std::vector<std::pair<std::string, std::string>>{
+                         {"line", "2"}, {"site", "A"}, {"zone", "x"}}));
   // Different values, a missing tag or an extra one make different series.
   EXPECT_NE(resolve(*r, key("d", "m", {{"site", "B"}, {"line", "2"}, {"zone", "x"}})), a);
   EXPECT_NE(resolve(*r, key("d", "m", {{"site", "A"}, {"line", "2"}})), a);
-  EXPECT_NE(resolve(*r, key("d", "m", {{"site", "A"}, {"line", "2"}, {"zone", "x"}, {"x", ""}})), a);
+  EXPECT_NE(resolve(*r, key("d", "m", {{"site", "A"}, {"line", "2"}, {"zone", "x"}, {"x", ""}})),
+            a);
   EXPECT_EQ(r->size(), 4u);
 }
 
@@ -101,8 +106,10 @@ TEST(SeriesRegistry, KeysDoNotCollide) {
       key("device with spaces", "metric,with=odd{chars}", {{"k=v", "x,y"}}),
       key("ünïcødé", "温度"),
   };
-  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(resolve(*r, keys[i]), i) << keys[i].to_string();
-  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(r->find(keys[i]), i) << keys[i].to_string();
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    EXPECT_EQ(resolve(*r, keys[i]), i) << keys[i].to_string();
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    EXPECT_EQ(r->find(keys[i]), i) << keys[i].to_string();
 }
 
 TEST(SeriesRegistry, PersistsAcrossReopen) {
@@ -111,7 +118,9 @@ TEST(SeriesRegistry, PersistsAcrossReopen) {
   std::vector<SeriesKey> keys;
   {
     auto r = open_registry(file);
-    for (int i = 0; i < 50; ++i) keys.push_back(key("dev" + std::to_string(i % 7), "m" + std::to_string(i), {{"i", std::to_string(i)}}));
+    for (int i = 0; i < 50; ++i)
+      keys.push_back(
+          key("dev" + std::to_string(i % 7), "m" + std::to_string(i), {{"i", std::to_string(i)}}));
     for (const auto& k : keys) resolve(*r, k);
     ASSERT_TRUE(r->sync().ok());
   }
@@ -150,7 +159,8 @@ TEST(SeriesRegistry, TornTailIsCut) {
     SCOPED_TRACE("cut at " + std::to_string(cut));
     ScratchDir dir;
     const auto path = dir.path() / "series.log";
-    testing::write_bytes(path, std::vector<std::uint8_t>(pristine.begin(), pristine.begin() + static_cast<long>(cut)));
+    testing::write_bytes(path, std::vector<std::uint8_t>(
+                                   pristine.begin(), pristine.begin() + static_cast<long>(cut)));
     {
       auto r = open_registry(path);
       ASSERT_TRUE(r);
@@ -164,6 +174,48 @@ TEST(SeriesRegistry, TornTailIsCut) {
     EXPECT_EQ(r->find(key("other", "metric")), 5u);
     EXPECT_EQ(r->find(key("d4", "m", {{"k", "v"}})), 4u);
   }
+}
+
+// Damage in the middle (records that check follow it) is not a torn write: cutting there would
+// drop the later registrations and hand their ids to new series. Open refuses, leaving the file.
+TEST(SeriesRegistry, CorruptionInTheMiddleIsRefusedNotCut) {
+  ScratchDir dir;
+  const auto file = dir.path() / "series.log";
+  std::vector<std::uint64_t> starts;
+  {
+    auto r = open_registry(file);
+    for (int i = 0; i < 5; ++i) {
+      starts.push_back(std::filesystem::file_size(file));
+      resolve(*r, key("d" + std::to_string(i), "m", {{"k", "v"}}));
+    }
+  }
+  const auto pristine = testing::file_bytes(file);
+  for (int victim = 0; victim < 4; ++victim) {
+    SCOPED_TRACE("record " + std::to_string(victim));
+    for (std::uint64_t at : {starts[static_cast<std::size_t>(victim)] + 2,
+                             starts[static_cast<std::size_t>(victim)] + 9}) {
+      auto bytes = pristine;
+      bytes[at] ^= 0x04;
+      testing::write_bytes(file, bytes);
+      auto r = SeriesRegistry::open(file);
+      ASSERT_FALSE(r.ok()) << "flip at byte " << at;
+      EXPECT_TRUE(r.error().is(io_errc::corrupt));
+      EXPECT_NE(r.error().message.find(file.string()), std::string::npos) << r.error().message;
+      EXPECT_NE(r.error().message.find("byte " +
+                                       std::to_string(starts[static_cast<std::size_t>(victim)])),
+                std::string::npos)
+          << r.error().message;
+      EXPECT_EQ(testing::file_bytes(file), bytes) << "the file must be left as it is";
+    }
+  }
+  // Damage in the last record cannot be told from a torn write: it is cut.
+  auto bytes = pristine;
+  bytes[starts[4] + 9] ^= 0x04;
+  testing::write_bytes(file, bytes);
+  auto r = open_registry(file);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->size(), 4u);
+  EXPECT_EQ(std::filesystem::file_size(file), starts[4]);
 }
 
 TEST(SeriesRegistry, WithFindsPostings) {
@@ -211,12 +263,14 @@ TEST(SeriesRegistry, ConcurrentResolvesAgree) {
   for (int t = 1; t < kThreads; ++t) EXPECT_EQ(got[static_cast<std::size_t>(t)], got[0]);
   std::vector<SeriesId> ids = got[0];
   std::sort(ids.begin(), ids.end());
-  for (int i = 0; i < kKeys; ++i) EXPECT_EQ(ids[static_cast<std::size_t>(i)], static_cast<SeriesId>(i));
+  for (int i = 0; i < kKeys; ++i)
+    EXPECT_EQ(ids[static_cast<std::size_t>(i)], static_cast<SeriesId>(i));
   r.reset();
   auto again = open_registry(dir.path() / "series.log");
   EXPECT_EQ(again->size(), static_cast<std::size_t>(kKeys));
   for (int i = 0; i < kKeys; ++i)
-    EXPECT_EQ(again->find(key("d" + std::to_string(i % 13), "m" + std::to_string(i))), got[0][static_cast<std::size_t>(i)]);
+    EXPECT_EQ(again->find(key("d" + std::to_string(i % 13), "m" + std::to_string(i))),
+              got[0][static_cast<std::size_t>(i)]);
 }
 
 }  // namespace

@@ -24,13 +24,15 @@ inline StoreOptions test_options(std::size_t chunk_max_points = 8192) {
   return o;
 }
 
-inline std::unique_ptr<Store> open_store(const std::filesystem::path& dir, const StoreOptions& options) {
+inline std::unique_ptr<Store> open_store(const std::filesystem::path& dir,
+                                         const StoreOptions& options) {
   auto s = Store::open(dir, options);
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
   return s ? std::move(*s) : nullptr;
 }
 
-inline SeriesKey series_key(std::string device, std::string metric, std::vector<std::pair<std::string, std::string>> tags = {}) {
+inline SeriesKey series_key(std::string device, std::string metric,
+                            std::vector<std::pair<std::string, std::string>> tags = {}) {
   return SeriesKey{std::move(device), std::move(metric), std::move(tags)};
 }
 
@@ -42,7 +44,8 @@ inline SeriesId must_resolve(Store& store, const SeriesKey& key) {
 
 // Everything a RangeCursor yields over [from, to], in batches of `batch`; every batch must be
 // strictly increasing (and continue the previous one) and inside the range.
-inline std::vector<Sample> read_range(const SeriesSnapshot& snap, Timestamp from, Timestamp to, std::size_t batch = 4096) {
+inline std::vector<Sample> read_range(const SeriesSnapshot& snap, Timestamp from, Timestamp to,
+                                      std::size_t batch = 4096) {
   RangeCursor cursor(snap, from, to);
   std::vector<Sample> out, b;
   while (cursor.next(b, batch)) {
@@ -68,21 +71,26 @@ inline std::vector<Sample> to_samples(const std::map<Timestamp, double>& m) {
   return out;
 }
 
-inline bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }
+inline bool same_bits(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
 
 // got == want exactly (timestamps and value bits); reports the first difference.
-inline ::testing::AssertionResult same_samples(const std::vector<Sample>& got, const std::vector<Sample>& want) {
+inline ::testing::AssertionResult same_samples(const std::vector<Sample>& got,
+                                               const std::vector<Sample>& want) {
   const std::size_t n = std::min(got.size(), want.size());
   for (std::size_t i = 0; i < n; ++i) {
     if (got[i].ts != want[i].ts || !same_bits(got[i].value, want[i].value))
-      return ::testing::AssertionFailure() << "sample " << i << ": got (" << got[i].ts << ", " << got[i].value
-                                           << ") want (" << want[i].ts << ", " << want[i].value << ")";
+      return ::testing::AssertionFailure()
+             << "sample " << i << ": got (" << got[i].ts << ", " << got[i].value << ") want ("
+             << want[i].ts << ", " << want[i].value << ")";
   }
   if (got.size() != want.size())
-    return ::testing::AssertionFailure() << "got " << got.size() << " samples, want " << want.size()
-                                         << (got.size() > n ? "; first extra ts " + std::to_string(got[n].ts)
-                                             : want.size() > n ? "; first missing ts " + std::to_string(want[n].ts)
-                                                               : std::string());
+    return ::testing::AssertionFailure()
+           << "got " << got.size() << " samples, want " << want.size()
+           << (got.size() > n    ? "; first extra ts " + std::to_string(got[n].ts)
+               : want.size() > n ? "; first missing ts " + std::to_string(want[n].ts)
+                                 : std::string());
   return ::testing::AssertionSuccess();
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <latch>
 #include <map>
 #include <random>
 #include <string>
@@ -51,9 +52,11 @@ AppendResult must_append(Store& store, const std::vector<Point>& points) {
   return r ? *r : AppendResult{};
 }
 
-std::vector<Sample> regular(Timestamp t0, Timestamp step, std::size_t n, double v0 = 20.0, double dv = 0.5) {
+std::vector<Sample> regular(Timestamp t0, Timestamp step, std::size_t n, double v0 = 20.0,
+                            double dv = 0.5) {
   std::vector<Sample> s(n);
-  for (std::size_t i = 0; i < n; ++i) s[i] = {t0 + static_cast<Timestamp>(i) * step, v0 + dv * static_cast<double>(i)};
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = {t0 + static_cast<Timestamp>(i) * step, v0 + dv * static_cast<double>(i)};
   return s;
 }
 
@@ -74,8 +77,10 @@ TEST(Store, AppendAndReadBack) {
   // Inclusive bounds, ranges inside, before and after the data.
   const auto snap = store->snapshot(a);
   EXPECT_EQ(snap.series, a);
-  EXPECT_TRUE(same_samples(read_range(snap, sa[10].ts, sa[20].ts), std::vector<Sample>(sa.begin() + 10, sa.begin() + 21)));
-  EXPECT_TRUE(same_samples(read_range(snap, sa[10].ts + 1, sa[20].ts - 1), std::vector<Sample>(sa.begin() + 11, sa.begin() + 20)));
+  EXPECT_TRUE(same_samples(read_range(snap, sa[10].ts, sa[20].ts),
+                           std::vector<Sample>(sa.begin() + 10, sa.begin() + 21)));
+  EXPECT_TRUE(same_samples(read_range(snap, sa[10].ts + 1, sa[20].ts - 1),
+                           std::vector<Sample>(sa.begin() + 11, sa.begin() + 20)));
   EXPECT_TRUE(read_range(snap, kT0 - 100 * kS, kT0 - 1).empty());
   EXPECT_TRUE(read_range(snap, sa.back().ts + 1, kMaxTimestamp).empty());
   EXPECT_TRUE(same_samples(read_range(snap, sa.back().ts, sa.back().ts), {sa.back()}));
@@ -124,7 +129,10 @@ TEST(Store, OutOfOrderInsideTheWindowIsSortedIn) {
   options.out_of_order_window_us = 60 * kS;
   auto store = open_store(dir.path(), options);
   const SeriesId id = must_resolve(*store, series_key("d", "m"));
-  EXPECT_EQ(must_append(*store, id, {{kT0 + 100 * kS, 1.0}, {kT0 + 50 * kS, 2.0}, {kT0 + 75 * kS, 3.0}}).accepted, 3u);
+  EXPECT_EQ(
+      must_append(*store, id, {{kT0 + 100 * kS, 1.0}, {kT0 + 50 * kS, 2.0}, {kT0 + 75 * kS, 3.0}})
+          .accepted,
+      3u);
   EXPECT_EQ(must_append(*store, id, {{kT0 + 41 * kS, 4.0}, {kT0 + 40 * kS, 5.0}}).accepted, 2u)
       << "exactly the window's age is still accepted";
   EXPECT_EQ(must_append(*store, id, {{kT0 + 99 * kS, 6.0}, {kT0 + 101 * kS, 7.0}}).accepted, 2u);
@@ -157,23 +165,28 @@ TEST(Store, PointsOlderThanTheWindowAreRefusedWithAReason) {
     const std::string& why = r.refused[0].reason;
     EXPECT_NE(why.find(format_iso8601(old)), std::string::npos) << "names the timestamp: " << why;
     EXPECT_NE(why.find("60 s"), std::string::npos) << "names the window: " << why;
-    EXPECT_NE(why.find(format_iso8601(newest)), std::string::npos) << "names the newest point: " << why;
+    EXPECT_NE(why.find(format_iso8601(newest)), std::string::npos)
+        << "names the newest point: " << why;
     want.insert(want.begin(), {newest - 60 * kS, 3.0});
     want.push_back({newest + 1, 4.0});
     // The window moves with what the batch itself accepts.
-    r = must_append(*store, id, {{newest + 100 * kS, 5.0}, {newest + 30 * kS, 6.0}, {newest + 50 * kS, 7.0}});
+    r = must_append(*store, id,
+                    {{newest + 100 * kS, 5.0}, {newest + 30 * kS, 6.0}, {newest + 50 * kS, 7.0}});
     EXPECT_EQ(r.accepted, 2u);
     ASSERT_EQ(r.refused.size(), 1u);
     EXPECT_EQ(r.refused[0].ts, newest + 30 * kS);
-    EXPECT_NE(r.refused[0].reason.find(format_iso8601(newest + 100 * kS)), std::string::npos) << r.refused[0].reason;
+    EXPECT_NE(r.refused[0].reason.find(format_iso8601(newest + 100 * kS)), std::string::npos)
+        << r.refused[0].reason;
     want.push_back({newest + 50 * kS, 7.0});
     want.push_back({newest + 100 * kS, 5.0});
     // The same through the batch-of-points path.
-    auto p = must_append(*store, std::vector<Point>{{id, newest, 8.0}, {id, newest + 101 * kS, 9.0}});
+    auto p =
+        must_append(*store, std::vector<Point>{{id, newest, 8.0}, {id, newest + 101 * kS, 9.0}});
     EXPECT_EQ(p.accepted, 1u);
     ASSERT_EQ(p.refused.size(), 1u);
     EXPECT_EQ(p.refused[0].ts, newest);
-    EXPECT_NE(p.refused[0].reason.find(format_iso8601(newest)), std::string::npos) << p.refused[0].reason;
+    EXPECT_NE(p.refused[0].reason.find(format_iso8601(newest)), std::string::npos)
+        << p.refused[0].reason;
     EXPECT_NE(p.refused[0].reason.find("60 s"), std::string::npos) << p.refused[0].reason;
     want.push_back({newest + 101 * kS, 9.0});
     EXPECT_TRUE(same_samples(read_all(*store, id), want));
@@ -202,7 +215,8 @@ TEST(Store, LastWriteWinsInTheHeadAndInPendingChunks) {
   EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
   EXPECT_TRUE(same_samples(read_all(*store, id, 3), to_samples(ref)));
   // Through the batch-of-points path too, duplicates inside one batch.
-  must_append(*store, std::vector<Point>{{id, kT0 + 7, 11.0}, {id, kT0 + 7, 12.0}, {id, kT0 + 8, 13.0}});
+  must_append(*store,
+              std::vector<Point>{{id, kT0 + 7, 11.0}, {id, kT0 + 7, 12.0}, {id, kT0 + 8, 13.0}});
   ref[kT0 + 7] = 12.0;
   ref[kT0 + 8] = 13.0;
   EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
@@ -231,14 +245,17 @@ TEST(Store, LastWriteWinsAcrossCheckpoints) {
     put({{kT0 + 3 * kS, -3.0}, {kT0 + 33 * kS, -33.0}});
     EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "head over a file chunk";
     ASSERT_TRUE(store->checkpoint().ok());
-    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "newer file over older file";
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)))
+        << "newer file over older file";
     put({{kT0 + 3 * kS, -4.0}});
     put(regular(kT0 + 10 * kS, kS, 20, 1000.0, 1.0));  // a new pending chunk over the old ones
-    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "pending chunk over file chunks";
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)))
+        << "pending chunk over file chunks";
   }
   {
     auto store = open_store(dir.path(), options);
-    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref))) << "after reopen (WAL replayed over files)";
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)))
+        << "after reopen (WAL replayed over files)";
     ASSERT_TRUE(store->checkpoint().ok());
     must_append(*store, id, {{kT0 + 33 * kS, 333.0}});
     ref[kT0 + 33 * kS] = 333.0;
@@ -306,7 +323,8 @@ TEST(Store, ReopenAfterCheckpointLoadsChunkFiles) {
   EXPECT_EQ(st.points, 1500u);
   EXPECT_EQ(st.chunks, 25u);
   EXPECT_EQ(st.wal_bytes, 0u);
-  for (SeriesId s = 0; s < 5; ++s) EXPECT_TRUE(same_samples(read_all(*store, s), data[s])) << "series " << s;
+  for (SeriesId s = 0; s < 5; ++s)
+    EXPECT_TRUE(same_samples(read_all(*store, s), data[s])) << "series " << s;
 }
 
 // Small chunks, random out-of-order appends inside the window, duplicates, many checkpoints and
@@ -325,9 +343,16 @@ TEST(Store, ManySmallChunksAgainstAReference) {
     for (int k = 0; k < 1 + static_cast<int>(rng() % 20); ++k) {
       Timestamp ts;
       switch (rng() % 4) {
-        case 0: ts = newest - static_cast<Timestamp>(rng() % (100 * kS)); break;    // late, in the window
-        case 1: ts = ref.empty() ? newest : std::next(ref.begin(), static_cast<long>(rng() % ref.size()))->first; break;
-        default: ts = newest + 1 + static_cast<Timestamp>(rng() % (3 * kS)); break;
+        case 0:
+          ts = newest - static_cast<Timestamp>(rng() % (100 * kS));
+          break;  // late, in the window
+        case 1:
+          ts = ref.empty() ? newest
+                           : std::next(ref.begin(), static_cast<long>(rng() % ref.size()))->first;
+          break;
+        default:
+          ts = newest + 1 + static_cast<Timestamp>(rng() % (3 * kS));
+          break;
       }
       if (ts < newest - 100 * kS) ts = newest;  // a duplicate too old to rewrite: refused otherwise
       batch.push_back({ts, static_cast<double>(static_cast<int>(rng() % 100000)) / 100});
@@ -345,7 +370,8 @@ TEST(Store, ManySmallChunksAgainstAReference) {
       ASSERT_TRUE(store);
     }
     if (round % 10 == 0) {
-      ASSERT_TRUE(same_samples(read_all(*store, id, 1 + rng() % 50), to_samples(ref))) << "round " << round;
+      ASSERT_TRUE(same_samples(read_all(*store, id, 1 + rng() % 50), to_samples(ref)))
+          << "round " << round;
     }
   }
   EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
@@ -453,8 +479,10 @@ TEST(Store, CompactMergesSmallChunks) {
     const auto st = store->stats();
     EXPECT_EQ(st.chunks, 3u * 4u) << "200 points a series in chunks of 64: 4 chunks each";
     EXPECT_EQ(st.points, 600u);
-    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 1u) << "fully dead files are removed";
-    for (SeriesId s = 0; s < 3; ++s) EXPECT_TRUE(same_samples(read_all(*store, s), to_samples(ref[s]))) << "series " << s;
+    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 1u)
+        << "fully dead files are removed";
+    for (SeriesId s = 0; s < 3; ++s)
+      EXPECT_TRUE(same_samples(read_all(*store, s), to_samples(ref[s]))) << "series " << s;
     // Compacting again changes nothing.
     ASSERT_TRUE(store->compact().ok());
     EXPECT_EQ(store->stats().chunks, 12u);
@@ -462,7 +490,8 @@ TEST(Store, CompactMergesSmallChunks) {
   auto store = open_store(dir.path(), options);
   EXPECT_TRUE(store->lost().empty());
   EXPECT_EQ(store->stats().chunks, 12u);
-  for (SeriesId s = 0; s < 3; ++s) EXPECT_TRUE(same_samples(read_all(*store, s), to_samples(ref[s]))) << "series " << s;
+  for (SeriesId s = 0; s < 3; ++s)
+    EXPECT_TRUE(same_samples(read_all(*store, s), to_samples(ref[s]))) << "series " << s;
 }
 
 TEST(Store, RetentionOnASimulatedClock) {
@@ -566,7 +595,9 @@ TEST(Store, EveryFsyncPolicy) {
       auto store = open_store(dir.path(), options);
       const SeriesId id = must_resolve(*store, series_key("a", "m"));
       for (std::size_t i = 0; i < data.size(); i += 8)
-        must_append(*store, id, std::vector<Sample>(data.begin() + static_cast<long>(i), data.begin() + static_cast<long>(i + 8)));
+        must_append(*store, id,
+                    std::vector<Sample>(data.begin() + static_cast<long>(i),
+                                        data.begin() + static_cast<long>(i + 8)));
       ASSERT_TRUE(store->sync().ok());
     }
     auto store = open_store(dir.path(), options);
@@ -586,6 +617,47 @@ TEST(Store, NegativeTimestamps) {
                            std::vector<Sample>(data.begin() + 40, data.begin() + 61)));
 }
 
+// Timestamps at the ends of the stored range (±2^62 µs): the window arithmetic must not
+// overflow, and the points go through chunks, checkpoints and reopen like any others; beyond the
+// range a point is refused with a reason.
+TEST(Store, TimestampsAtTheEndsOfTheRange) {
+  ScratchDir dir;
+  const auto options = test_options(4);
+  constexpr Timestamp kLimit = Timestamp{1} << 62;
+  const std::vector<Sample> low = {{-kLimit, 1.0}, {-kLimit + 1, 2.0}, {-kLimit + 4, 5.0}};
+  const std::vector<Sample> high = {{kLimit - 5, 5.0}, {kLimit - 1, 1.0}, {kLimit, 0.5}};
+  {
+    auto store = open_store(dir.path(), options);
+    const SeriesId lo = must_resolve(*store, series_key("lo", "m"));
+    const SeriesId hi = must_resolve(*store, series_key("hi", "m"));
+    for (const Sample& x : low) EXPECT_EQ(must_append(*store, lo, {x}).accepted, 1u);
+    for (const Sample& x : high)
+      EXPECT_EQ(must_append(*store, std::vector<Point>{{hi, x.ts, x.value}}).accepted, 1u);
+    EXPECT_EQ(must_append(*store, lo, {{-kLimit + 2, 3.0}}).accepted, 1u) << "late, within the window";
+    EXPECT_EQ(must_append(*store, std::vector<Point>{{lo, -kLimit + 3, 4.0}}).accepted, 1u);
+    for (Timestamp beyond : {kMinTimestamp, -kLimit - 1, kLimit + 1, kMaxTimestamp}) {
+      const auto one = must_append(*store, lo, {{beyond, 9.0}});
+      EXPECT_EQ(one.accepted, 0u);
+      ASSERT_EQ(one.refused.size(), 1u);
+      EXPECT_NE(one.refused[0].reason.find("outside the range"), std::string::npos) << one.refused[0].reason;
+      const auto mixed = must_append(*store, std::vector<Point>{{hi, beyond, 9.0}});
+      EXPECT_EQ(mixed.accepted, 0u);
+      EXPECT_EQ(mixed.refused.size(), 1u);
+    }
+    ASSERT_TRUE(store->checkpoint().ok());
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(same_samples(read_all(*store, 0), {{-kLimit, 1.0},
+                                                 {-kLimit + 1, 2.0},
+                                                 {-kLimit + 2, 3.0},
+                                                 {-kLimit + 3, 4.0},
+                                                 {-kLimit + 4, 5.0}}));
+  EXPECT_TRUE(same_samples(read_all(*store, 1), high));
+  auto l = latest(store->snapshot(1));
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->ts, kLimit);
+}
+
 // A reader querying without pause while a writer appends, checkpoints and compacts: every read
 // is strictly ordered and a complete prefix of what the writer wrote (no gap, no duplicate, no
 // torn value), and what a reader sees never shrinks. Bounded by counts, not by time.
@@ -597,7 +669,9 @@ TEST(Store, ReadersSeeConsistentPrefixesWhileWriting) {
   constexpr int kBatches = 300;
   std::atomic<bool> done{false};
   std::atomic<int> writer_failures{0};
-  std::thread writer([&] {
+  std::latch readers_started(2);  // the writer starts once both readers run, so that they overlap
+  auto write = [&] {
+    readers_started.wait();
     std::mt19937_64 rng(7);
     std::size_t next = 0;
     for (int b = 0; b < kBatches; ++b) {
@@ -609,11 +683,12 @@ TEST(Store, ReadersSeeConsistentPrefixesWhileWriting) {
       if (b == 150 && !store->compact().ok()) ++writer_failures;
     }
     done = true;
-  });
+  };
   auto reader = [&](unsigned seed, std::atomic<int>& bad, std::atomic<int>& reads) {
     std::mt19937_64 rng(seed);
     std::size_t seen = 0;
-    for (int it = 0; it < 200000 && !done.load(); ++it) {
+    readers_started.count_down();
+    for (int it = 0; it < 200000 && (it == 0 || !done.load()); ++it) {
       const auto snap = store->snapshot(id);
       RangeCursor cursor(snap, kMinTimestamp, kMaxTimestamp);
       std::vector<Sample> batch;
@@ -635,6 +710,7 @@ TEST(Store, ReadersSeeConsistentPrefixesWhileWriting) {
   std::atomic<int> bad1{0}, bad2{0}, reads1{0}, reads2{0};
   std::thread r1(reader, 1u, std::ref(bad1), std::ref(reads1));
   std::thread r2(reader, 2u, std::ref(bad2), std::ref(reads2));
+  std::thread writer(write);
   writer.join();
   r1.join();
   r2.join();
@@ -658,7 +734,8 @@ TEST(Store, TheLockKeepsASecondOpenOut) {
   auto second = Store::open(dir.path(), test_options());
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(second.error().is(errc::locked));
-  EXPECT_NE(second.error().message.find(dir.path().string()), std::string::npos) << second.error().message;
+  EXPECT_NE(second.error().message.find(dir.path().string()), std::string::npos)
+      << second.error().message;
   // The refused open changed nothing; the first store works on.
   EXPECT_TRUE(first->append(0, std::vector<Sample>{{kT0, 1.0}}).ok());
   first.reset();

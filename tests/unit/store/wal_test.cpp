@@ -63,7 +63,9 @@ void expect_same(const std::vector<Point>& got, const std::vector<Point>& want) 
   for (std::size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].series, want[i].series) << "point " << i;
     EXPECT_EQ(got[i].ts, want[i].ts) << "point " << i;
-    EXPECT_EQ(std::bit_cast<std::uint64_t>(got[i].value), std::bit_cast<std::uint64_t>(want[i].value)) << "point " << i;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(got[i].value),
+              std::bit_cast<std::uint64_t>(want[i].value))
+        << "point " << i;
   }
 }
 
@@ -81,7 +83,8 @@ struct Written {
   std::vector<std::uint64_t> offsets;
 };
 
-Written write_records(WriteAheadLog& wal, const std::filesystem::path& segment, int n, std::mt19937_64& rng) {
+Written write_records(WriteAheadLog& wal, const std::filesystem::path& segment, int n,
+                      std::mt19937_64& rng) {
   Written w;
   w.offsets.push_back(std::filesystem::file_size(segment));
   for (int i = 0; i < n; ++i) {
@@ -90,7 +93,8 @@ Written write_records(WriteAheadLog& wal, const std::filesystem::path& segment, 
     if (i % 2 == 0) {
       const auto id = static_cast<SeriesId>(rng() % 5);
       std::vector<Sample> s;
-      for (int k = 0; k < 1 + i % 7; ++k) s.push_back({base + k, static_cast<double>(rng() % 1000) / 10});
+      for (int k = 0; k < 1 + i % 7; ++k)
+        s.push_back({base + k, static_cast<double>(rng() % 1000) / 10});
       EXPECT_TRUE(wal.append(id, s).ok());
       rec = as_points(id, s);
     } else {
@@ -120,7 +124,8 @@ TEST(Wal, RoundTripOfSamplesAndPoints) {
     ASSERT_TRUE(wal);
     EXPECT_TRUE(r.points.empty());
     EXPECT_TRUE(r.damage.empty());
-    const std::vector<Sample> a = {{-5, 1.5}, {0, -0.0}, {7, std::nan("")}, {1'700'000'000'000'000, 1e300}};
+    const std::vector<Sample> a = {
+        {-5, 1.5}, {0, -0.0}, {7, std::nan("")}, {1'700'000'000'000'000, 1e300}};
     ASSERT_TRUE(wal->append(3, a).ok());
     auto pa = as_points(3, a);
     want.insert(want.end(), pa.begin(), pa.end());
@@ -145,7 +150,8 @@ TEST(Wal, RoundTripOfSamplesAndPoints) {
     want.push_back({9, 100, 0.1});
     // A large record.
     std::vector<Sample> big(50000);
-    for (std::size_t i = 0; i < big.size(); ++i) big[i] = {static_cast<Timestamp>(i) * 10, static_cast<double>(i) / 8};
+    for (std::size_t i = 0; i < big.size(); ++i)
+      big[i] = {static_cast<Timestamp>(i) * 10, static_cast<double>(i) / 8};
     ASSERT_TRUE(wal->append(11, big).ok());
     auto pb = as_points(11, big);
     want.insert(want.end(), pb.begin(), pb.end());
@@ -231,11 +237,12 @@ TEST(Wal, TornTailIsCutAtEveryOffset) {
   for (std::size_t i = 0; i + 1 < w.per_record.size(); ++i)
     before.insert(before.end(), w.per_record[i].begin(), w.per_record[i].end());
   for (std::uint64_t cut = last_start; cut < end; ++cut) {
-    SCOPED_TRACE("cut at byte " + std::to_string(cut) + " (last record spans " + std::to_string(last_start) + ".." +
-                 std::to_string(end) + ")");
+    SCOPED_TRACE("cut at byte " + std::to_string(cut) + " (last record spans " +
+                 std::to_string(last_start) + ".." + std::to_string(end) + ")");
     ScratchDir dir;
     const auto path = dir.path() / segment.filename();
-    write_bytes(path, std::vector<std::uint8_t>(pristine.begin(), pristine.begin() + static_cast<long>(cut)));
+    write_bytes(path, std::vector<std::uint8_t>(pristine.begin(),
+                                                pristine.begin() + static_cast<long>(cut)));
     Replay r;
     ASSERT_TRUE(open_wal(dir.path(), r));
     expect_same(r.points, before);
@@ -313,7 +320,8 @@ TEST(Wal, CorruptRecordInTheMiddleIsSkipped) {
       EXPECT_FALSE(r.damage[0].torn_tail);
       EXPECT_EQ(r.damage[0].offset, start);
       EXPECT_EQ(r.damage[0].bytes, size);
-      EXPECT_EQ(r.damage[0].last_good_ts, victim == 0 ? kMinTimestamp : w.per_record[victim - 1].back().ts);
+      EXPECT_EQ(r.damage[0].last_good_ts,
+                victim == 0 ? kMinTimestamp : w.per_record[victim - 1].back().ts);
       EXPECT_EQ(std::filesystem::file_size(path), pristine.size()) << "corruption is not cut away";
     }
   }
@@ -348,7 +356,8 @@ TEST(Wal, RotateAndDropBefore) {
     Replay r;
     auto wal = open_wal(dir.path(), r);
     for (int seg = 0; seg < 4; ++seg) {
-      ASSERT_TRUE(wal->append(static_cast<SeriesId>(seg), std::vector<Sample>{{seg * 10, 1.0 * seg}}).ok());
+      ASSERT_TRUE(
+          wal->append(static_cast<SeriesId>(seg), std::vector<Sample>{{seg * 10, 1.0 * seg}}).ok());
       auto next = wal->rotate();
       ASSERT_TRUE(next.ok());
       numbers.push_back(*next);
@@ -384,8 +393,14 @@ TEST(Wal, RotateAndDropBefore) {
 
 TEST(Wal, EmptySegmentsAreRemovedAndStrangersIgnored) {
   ScratchDir dir;
-  { Replay r; ASSERT_TRUE(open_wal(dir.path(), r)); }
-  { Replay r; ASSERT_TRUE(open_wal(dir.path(), r)); }
+  {
+    Replay r;
+    ASSERT_TRUE(open_wal(dir.path(), r));
+  }
+  {
+    Replay r;
+    ASSERT_TRUE(open_wal(dir.path(), r));
+  }
   // Every open made a segment; the empty ones of earlier opens are gone.
   EXPECT_EQ(files_with_extension(dir.path(), ".wal").size(), 1u);
   write_bytes(dir.path() / "notes.txt", {1, 2, 3});
@@ -451,12 +466,14 @@ TEST(Wal, BeforeSyncRunsBeforeEveryFsync) {
     fail = true;
     EXPECT_FALSE(wal->sync().ok());
     if (policy == FsyncPolicy::every_batch) {
-      EXPECT_FALSE(wal->append(1, std::vector<Sample>{{9, 1.0}}).ok()) << "an append must not be acknowledged unsynced";
+      EXPECT_FALSE(wal->append(1, std::vector<Sample>{{9, 1.0}}).ok())
+          << "an append must not be acknowledged unsynced";
     }
     fail = false;
     const int before_close = calls;
     wal.reset();
-    EXPECT_EQ(calls - before_close, policy == FsyncPolicy::off ? 0 : 1) << "closing syncs under every policy but off";
+    EXPECT_EQ(calls - before_close, policy == FsyncPolicy::off ? 0 : 1)
+        << "closing syncs under every policy but off";
   }
 }
 
