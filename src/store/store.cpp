@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <map>
 
@@ -148,7 +149,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   }
   for (SeriesId id = 0; id < st->registry_->size(); ++id) {
     auto& s = st->state(id);
-    st->seal_full_heads(s, id);
+    st->seal_full_heads(s);
   }
   for (const auto& l : st->lost_) {
     spdlog::error("store: lost {} {} .. {} ({} points): {}", l.series_name.empty() ? "unknown series" : l.series_name,
@@ -249,7 +250,7 @@ void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
   }
 }
 
-void Store::seal_full_heads(SeriesState& s, SeriesId /*id*/) {
+void Store::seal_full_heads(SeriesState& s) {
   while (s.head.size() >= options_.chunk_max_points) {
     const std::span<const Sample> part(s.head.data(), options_.chunk_max_points);
     auto buf = std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part));
@@ -262,10 +263,13 @@ void Store::seal_full_heads(SeriesState& s, SeriesId /*id*/) {
   }
 }
 
-std::string Store::refusal_reason(const SeriesState& s, Timestamp ts) const {
-  return "timestamp " + format_iso8601(ts) + " is older than the out-of-order window (" +
-         std::to_string(options_.out_of_order_window_us / kMicrosPerSecond) + " s before the series' newest point " +
-         format_iso8601(s.max_ts) + "); raise store.out_of_order_window to accept it";
+std::string Store::refusal_reason(Timestamp newest, Timestamp ts) const {
+  char window[32];
+  const auto end = std::to_chars(window, window + sizeof window,
+                                 static_cast<double>(options_.out_of_order_window_us) / kMicrosPerSecond).ptr;
+  return "timestamp " + format_iso8601(ts) + " is older than the out-of-order window (" + std::string(window, end) +
+         " s before the series' newest point " + format_iso8601(newest) +
+         "); raise --out-of-order-window to accept it";
 }
 
 Result<SeriesId> Store::resolve(const SeriesKey& key) { return registry_->resolve(key); }
@@ -327,9 +331,7 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
         continue;
       }
       if (running_max != kMinTimestamp && x.ts < window_floor(running_max, options_.out_of_order_window_us)) {
-        SeriesState probe;
-        probe.max_ts = running_max;
-        result.refused.push_back(Refusal{series, x.ts, refusal_reason(probe, x.ts)});
+        result.refused.push_back(Refusal{series, x.ts, refusal_reason(running_max, x.ts)});
         continue;
       }
       running_max = std::max(running_max, x.ts);
@@ -340,7 +342,7 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
   if (!accepted.empty()) {
     if (auto st = wal_->append(series, accepted); !st) return st.error();
     insert_head(s, accepted);
-    seal_full_heads(s, series);
+    seal_full_heads(s);
     result.accepted = accepted.size();
   }
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
@@ -396,9 +398,7 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
         continue;
       }
       if (running != kMinTimestamp && p.ts < window_floor(running, options_.out_of_order_window_us)) {
-        SeriesState probe;
-        probe.max_ts = running;
-        result.refused.push_back(Refusal{p.series, p.ts, refusal_reason(probe, p.ts)});
+        result.refused.push_back(Refusal{p.series, p.ts, refusal_reason(running, p.ts)});
         continue;
       }
       running = std::max(running, p.ts);
@@ -417,7 +417,7 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
       for (std::uint32_t i = begin; i < end; ++i) samples.push_back(Sample{grouped[i].ts, grouped[i].value});
       SeriesState& s = *states[touched[g]];
       insert_head(s, samples);
-      seal_full_heads(s, touched[g]);
+      seal_full_heads(s);
       begin = end;
     }
     result.accepted = grouped.size();

@@ -137,8 +137,8 @@ class Store {
   const SeriesState* state_if(SeriesId id) const;
   Status load_chunks();
   void insert_head(SeriesState& s, std::span<const Sample> samples);
-  void seal_full_heads(SeriesState& s, SeriesId id);
-  std::string refusal_reason(const SeriesState& s, Timestamp ts) const;
+  void seal_full_heads(SeriesState& s);  // REQUIRES: write_mu_ held
+  std::string refusal_reason(Timestamp newest, Timestamp ts) const;
   Status checkpoint_locked();
   // Chunks of one series to retire, and what replaces them: samples to encode anew and
   // chunks to copy as they are. REQUIRES: write_mu_ held, no pending chunks (after a checkpoint).

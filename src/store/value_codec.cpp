@@ -202,42 +202,6 @@ bool DecimalDecoder::open(ByteReader& in, std::size_t count) {
   return !in.failed();
 }
 
-double DecimalDecoder::next() {
-  std::int64_t m;
-  if (index_ == 0) {
-    m = m1_;
-    ewma_ = m * 256;
-    m2_ = m;
-  } else {
-    const std::int64_t r = unzigzag(residuals_.next());
-    std::int64_t pred;
-    switch (predictor_) {
-      case kLevel: pred = level_; break;
-      case kDelta: pred = m1_; break;
-      case kDelta2: pred = index_ == 1 ? m1_ : 2 * m1_ - m2_; break;
-      default: pred = (ewma_ + 128) >> 8; break;
-    }
-    // Wrapping arithmetic: corrupt input must not be undefined behaviour.
-    m = static_cast<std::int64_t>(static_cast<std::uint64_t>(pred) + static_cast<std::uint64_t>(r));
-    if (m >= (std::int64_t{1} << 53) || m <= -(std::int64_t{1} << 53)) {
-      failed_ = true;
-      m = 0;
-    }
-    if (predictor_ >= kEwma1) ewma_ += ((m * 256) - ewma_) >> (predictor_ - kEwma1 + 1);
-    m2_ = m1_;
-    m1_ = m;
-  }
-  ++index_;
-  const std::uint64_t corr = corrections_.next();
-  const double approx = static_cast<double>(m) / kPow10[exponent_];
-  if (corr == 0) return approx;
-  if (corr == 1) return bits_double(raw_.u64());
-  const std::int64_t delta = unzigzag(corr - 2);
-  if (delta <= -kMaxUlpCorrection || delta >= kMaxUlpCorrection) failed_ = true;
-  return bits_double(static_cast<std::uint64_t>(static_cast<std::int64_t>(double_bits(approx)) +
-                                                (failed_ ? 0 : delta)));
-}
-
 void DecimalDecoder::mantissas(std::int64_t* out, std::size_t n) {
   if (n == 0) return;
   std::size_t i = 0;

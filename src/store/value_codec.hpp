@@ -34,7 +34,6 @@ void encode_gorilla(std::span<const double> values, std::vector<std::uint8_t>& o
 class DecimalDecoder {
  public:
   bool open(ByteReader& in, std::size_t count);
-  double next();
   // The next n values (REQUIRES: no more than remain).
   void values(double* out, std::size_t n);
   // The next n mantissas; with exact() every value is mantissa / 10^exponent(), so aggregates can
