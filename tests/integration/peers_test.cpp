@@ -134,7 +134,7 @@ TEST(LineProtocol, SyntheticPlantIsSentTimeMajor) {
 
 TEST(NabDataset, LoadsAllFilesBitExact) {
   const fs::path dir = fs::path(STRATA_SHARED_DIR) / "datasets" / "nab" / "data";
-  if (!fs::exists(dir)) GTEST_SKIP() << "no NAB data at " << dir;
+  ASSERT_TRUE(fs::exists(dir)) << "no NAB data at " << dir;
   auto d = nab_dataset(dir);
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_EQ(d->series.size(), 58u);
