@@ -174,7 +174,13 @@ Status Store::load_chunks() {
       manifest_ = Manifest{};
       for (const auto& e : std::filesystem::directory_iterator(chunk_dir)) {
         if (e.path().extension() != ".chunks") continue;
-        const auto n = static_cast<std::uint32_t>(std::stoul(e.path().stem().string()));
+        const std::string stem = e.path().stem().string();
+        std::uint32_t n = 0;
+        const auto [end, ec] = std::from_chars(stem.data(), stem.data() + stem.size(), n);
+        if (ec != std::errc() || end != stem.data() + stem.size() || n == 0) {
+          spdlog::warn("store: ignoring unexpected file {}", e.path().string());
+          continue;
+        }
         manifest_.files[n];
         manifest_.next_file = std::max(manifest_.next_file, n + 1);
       }
