@@ -140,7 +140,9 @@ Result<Dataset> nab_dataset(const fs::path& nab_data_dir) {
   std::vector<fs::path> categories;
   for (const auto& entry : fs::directory_iterator(nab_data_dir, ec))
     if (entry.is_directory()) categories.push_back(entry.path());
-  if (ec) return Error::of(DatasetErrc::io, "cannot list '" + nab_data_dir.string() + "': " + ec.message());
+  if (ec)
+    return Error::of(DatasetErrc::io,
+                     "cannot list '" + nab_data_dir.string() + "': " + ec.message());
   std::sort(categories.begin(), categories.end());
 
   Dataset d;
@@ -150,8 +152,10 @@ Result<Dataset> nab_dataset(const fs::path& nab_data_dir) {
   for (const auto& category : categories) {
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(category, ec))
-      if (entry.is_regular_file() && entry.path().extension() == ".csv") files.push_back(entry.path());
-    if (ec) return Error::of(DatasetErrc::io, "cannot list '" + category.string() + "': " + ec.message());
+      if (entry.is_regular_file() && entry.path().extension() == ".csv")
+        files.push_back(entry.path());
+    if (ec)
+      return Error::of(DatasetErrc::io, "cannot list '" + category.string() + "': " + ec.message());
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
       std::ifstream in(file, std::ios::binary);
@@ -190,7 +194,8 @@ Result<Dataset> nab_dataset(const fs::path& nab_data_dir) {
         const std::string_view ts_text = line.substr(0, comma);
         const std::string_view value_text = line.substr(comma + 1);
         // Exactly "YYYY-MM-DD HH:MM:SS", read as UTC.
-        if (ts_text.size() != 19 || ts_text[10] != ' ') return bad("timestamp is not 'YYYY-MM-DD HH:MM:SS'");
+        if (ts_text.size() != 19 || ts_text[10] != ' ')
+          return bad("timestamp is not 'YYYY-MM-DD HH:MM:SS'");
         const auto ts = parse_iso8601(ts_text);
         if (!ts) return bad("timestamp is not 'YYYY-MM-DD HH:MM:SS'");
         double value = 0;

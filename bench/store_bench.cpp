@@ -42,7 +42,8 @@ void BM_DecodeChunk(benchmark::State& state) {
   std::vector<double> v(1024);
   for (auto _ : state) {
     auto d = ChunkDecoder::open(bytes);
-    while ((*d)->next_block(ts.data(), v.data(), ts.size()) != 0) benchmark::DoNotOptimize(v.data());
+    while ((*d)->next_block(ts.data(), v.data(), ts.size()) != 0)
+      benchmark::DoNotOptimize(v.data());
   }
   state.SetItemsProcessed(state.iterations() * 8192);
 }
@@ -52,9 +53,10 @@ void BM_AggregateMinute(benchmark::State& state) {
   const auto bytes = encode_chunk(sensor_series(8192));
   auto owner = std::make_shared<std::vector<std::uint8_t>>(bytes);
   SeriesSnapshot snap;
-  snap.chunks = std::make_shared<const std::vector<ChunkRef>>(std::vector<ChunkRef>{
-      ChunkRef{0, 8191 * kMicrosPerSecond, 8192, 1, 1, 0, owner, std::span<const std::uint8_t>(*owner)}});
-  for (auto _ : state) benchmark::DoNotOptimize(aggregate(snap, kMinTimestamp, kMaxTimestamp, 60 * kMicrosPerSecond));
+  snap.chunks = std::make_shared<const std::vector<ChunkRef>>(std::vector<ChunkRef>{ChunkRef{
+      0, 8191 * kMicrosPerSecond, 8192, 1, 1, 0, owner, std::span<const std::uint8_t>(*owner)}});
+  for (auto _ : state)
+    benchmark::DoNotOptimize(aggregate(snap, kMinTimestamp, kMaxTimestamp, 60 * kMicrosPerSecond));
   state.SetItemsProcessed(state.iterations() * 8192);
 }
 BENCHMARK(BM_AggregateMinute);
@@ -64,11 +66,14 @@ void BM_AppendBatch(benchmark::State& state) {
   std::filesystem::remove_all(dir);
   auto st = Store::open(dir, {});
   std::vector<SeriesId> ids;
-  for (int k = 0; k < 100; ++k) ids.push_back(*(*st)->resolve(SeriesKey{"dev" + std::to_string(k), "temp", {}}));
+  for (int k = 0; k < 100; ++k)
+    ids.push_back(*(*st)->resolve(SeriesKey{"dev" + std::to_string(k), "temp", {}}));
   std::vector<Point> batch(10000);
   Timestamp t = 0;
   for (auto _ : state) {
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = Point{ids[i % ids.size()], t + static_cast<Timestamp>(i / ids.size()) * kMicrosPerSecond, 20.5};
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      batch[i] = Point{ids[i % ids.size()],
+                       t + static_cast<Timestamp>(i / ids.size()) * kMicrosPerSecond, 20.5};
     t += static_cast<Timestamp>(batch.size() / ids.size()) * kMicrosPerSecond;
     benchmark::DoNotOptimize((*st)->append(batch));
   }

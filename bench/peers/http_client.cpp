@@ -18,7 +18,8 @@ std::string lower(std::string_view s) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -78,7 +79,8 @@ Result<HttpClient> HttpClient::create(HttpTimeouts timeouts) {
   auto state = std::make_unique<State>();
   state->curl = curl_easy_init();
   if (!state->curl)
-    return Error::of(PeerErrc::transport, "libcurl could not create an easy handle (out of memory?)");
+    return Error::of(PeerErrc::transport,
+                     "libcurl could not create an easy handle (out of memory?)");
   CURL* c = state->curl;
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PROXY, "");  // never a proxy from http_proxy & co.

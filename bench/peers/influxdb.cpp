@@ -33,12 +33,20 @@ std::string config_text(const fs::path& db, std::uint16_t http_port, std::uint16
     return toml_string("127.0.0.1:" + std::to_string(port));
   };
   return "reporting-disabled = true\n"
-         "bind-address = " + address(rpc_port) + "\n"
+         "bind-address = " +
+         address(rpc_port) +
+         "\n"
          "\n[meta]\n"
-         "  dir = " + toml_string((db / "meta").string()) + "\n"
+         "  dir = " +
+         toml_string((db / "meta").string()) +
+         "\n"
          "\n[data]\n"
-         "  dir = " + toml_string((db / "data").string()) + "\n"
-         "  wal-dir = " + toml_string((db / "wal").string()) + "\n"
+         "  dir = " +
+         toml_string((db / "data").string()) +
+         "\n"
+         "  wal-dir = " +
+         toml_string((db / "wal").string()) +
+         "\n"
          "  query-log-enabled = false\n"
          "  cache-snapshot-write-cold-duration = \"1s\"\n"
          "  compact-full-write-cold-duration = \"2s\"\n"
@@ -51,7 +59,9 @@ std::string config_text(const fs::path& db, std::uint16_t http_port, std::uint16
          "\n[monitor]\n"
          "  store-enabled = false\n"
          "\n[http]\n"
-         "  bind-address = " + address(http_port) + "\n"
+         "  bind-address = " +
+         address(http_port) +
+         "\n"
          "  log-enabled = false\n"
          "  max-body-size = 0\n"
          "\n[continuous_queries]\n"
@@ -60,12 +70,12 @@ std::string config_text(const fs::path& db, std::uint16_t http_port, std::uint16
 
 // What /debug/vars and the data directory say about background work.
 struct EngineState {
-  double cache_bytes = 0;        // Σ tsm1_cache memBytes: points not yet in TSM files
-  double compactions = 0;        // Σ tsm1_engine *Active and *Queue
+  double cache_bytes = 0;         // Σ tsm1_cache memBytes: points not yet in TSM files
+  double compactions = 0;         // Σ tsm1_engine *Active and *Queue
   double reported_tsm_bytes = 0;  // Σ tsm1_filestore diskBytes
   std::size_t shards_with_many_generations = 0;
   std::size_t temporary_files = 0;
-  std::string tsm_files;         // "path:size;" of every .tsm file, sorted
+  std::string tsm_files;  // "path:size;" of every .tsm file, sorted
   [[nodiscard]] bool idle() const {
     return cache_bytes == 0 && compactions == 0 && shards_with_many_generations == 0 &&
            temporary_files == 0;
@@ -83,7 +93,8 @@ Result<void> read_tsm_files(const fs::path& data_dir, EngineState& state) {
   std::map<std::string, std::uintmax_t> files;
   std::error_code ec;
   fs::recursive_directory_iterator it(data_dir, ec);
-  if (ec) return Error::of(PeerErrc::io, "cannot list '" + data_dir.string() + "': " + ec.message());
+  if (ec)
+    return Error::of(PeerErrc::io, "cannot list '" + data_dir.string() + "': " + ec.message());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) {
       if (ec == std::errc::no_such_file_or_directory) {
@@ -177,9 +188,9 @@ Result<std::unique_ptr<InfluxDb>> InfluxDb::create(const fs::path& work_dir,
     auto ping = http->get(base_url + "/ping");
     if (!ping) return ping.error();
     const std::string* version = ping->header("X-Influxdb-Version");
-    auto peer = std::unique_ptr<InfluxDb>(new InfluxDb(std::move(*scratch), std::move(*process),
-                                                       std::move(*http), base_url,
-                                                       version ? *version : std::string(), options));
+    auto peer = std::unique_ptr<InfluxDb>(
+        new InfluxDb(std::move(*scratch), std::move(*process), std::move(*http), base_url,
+                     version ? *version : std::string(), options));
     auto created = peer->query(std::string("CREATE DATABASE ") + kDatabase, /*post=*/true);
     if (!created) return created.error();
     return peer;
@@ -188,11 +199,10 @@ Result<std::unique_ptr<InfluxDb>> InfluxDb::create(const fs::path& work_dir,
 }
 
 Result<std::string> InfluxDb::query(const std::string& influxql, bool post) {
-  const std::string params =
-      form_encode({{"db", kDatabase}, {"epoch", "s"}, {"q", influxql}});
-  auto response = post ? http_.post(base_url_ + "/query", params,
-                                    "application/x-www-form-urlencoded")
-                       : http_.get(base_url_ + "/query?" + params);
+  const std::string params = form_encode({{"db", kDatabase}, {"epoch", "s"}, {"q", influxql}});
+  auto response =
+      post ? http_.post(base_url_ + "/query", params, "application/x-www-form-urlencoded")
+           : http_.get(base_url_ + "/query?" + params);
   if (!response) return response.error();
   if (!response->ok())
     return Error::of(PeerErrc::http_status, name_ + ": '" + influxql + "' answered HTTP " +
@@ -246,10 +256,9 @@ Result<PeerDiskUsage> InfluxDb::settle_and_measure() {
       break;
     }
     if (now >= deadline)
-      return Error::of(PeerErrc::not_settled,
-                       name_ + " did not settle within " +
-                           std::to_string(options_.settle_timeout.count()) +
-                           " ms (last state: " + state.describe() + ")");
+      return Error::of(PeerErrc::not_settled, name_ + " did not settle within " +
+                                                  std::to_string(options_.settle_timeout.count()) +
+                                                  " ms (last state: " + state.describe() + ")");
     std::this_thread::sleep_for(kPollInterval);
   }
 
@@ -274,7 +283,8 @@ Result<PeerDiskUsage> InfluxDb::measure_dir() const {
 
 Result<PeerDiskUsage> InfluxDb::stop_and_measure() {
   if (auto s = process_.stop(); !s) return s.error();
-  if (process_.was_killed()) return Error::of(PeerErrc::not_settled, name_ + " did not stop on SIGTERM");
+  if (process_.was_killed())
+    return Error::of(PeerErrc::not_settled, name_ + " did not stop on SIGTERM");
   return measure_dir();
 }
 
@@ -303,9 +313,9 @@ Result<QueryTiming> InfluxDb::aggregate_query(Timestamp from, Timestamp to, int 
   if (!windows) return windows.error();
   std::vector<std::string> urls;
   for (const auto& [a, b] : *windows) {
-    const std::string influxql = "SELECT mean(value), max(value) FROM /.*/ WHERE time >= " +
-                                 std::to_string(a * 1000) + " AND time < " +
-                                 std::to_string(b * 1000) + " GROUP BY time(1m), * fill(none)";
+    const std::string influxql =
+        "SELECT mean(value), max(value) FROM /.*/ WHERE time >= " + std::to_string(a * 1000) +
+        " AND time < " + std::to_string(b * 1000) + " GROUP BY time(1m), * fill(none)";
     urls.push_back(base_url_ + "/query?" +
                    form_encode({{"db", kDatabase}, {"epoch", "s"}, {"q", influxql}}));
   }

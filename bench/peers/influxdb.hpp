@@ -49,7 +49,9 @@ class InfluxDb final : public Peer {
 
   [[nodiscard]] std::string name() const override { return name_; }
   [[nodiscard]] pid_t pid() const override { return process_.pid(); }
-  [[nodiscard]] const std::filesystem::path& scratch_dir() const override { return scratch_.path(); }
+  [[nodiscard]] const std::filesystem::path& scratch_dir() const override {
+    return scratch_.path();
+  }
   Result<double> ingest(const std::vector<std::string>& batches,
                         std::string_view precision) override;
   Result<PeerDiskUsage> settle_and_measure() override;

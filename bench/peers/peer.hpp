@@ -6,7 +6,8 @@
 // Every peer is fed identical InfluxDB line-protocol batches over one keep-alive HTTP connection
 // by the same client (bench/peers/http_client.hpp). A Peer owns its server process: destroying the
 // Peer stops the process by PID (SIGTERM, then SIGKILL after a grace period) and removes its
-// scratch directory, on every path, errors included. Not thread-safe: drive one Peer from one thread.
+// scratch directory, on every path, errors included. Not thread-safe: drive one Peer from one
+// thread.
 //
 // What the peers assume of the data they are fed: the line protocol carries one field named
 // `value` (as bench/datasets.hpp writes it), and timestamps lie after 1970 and before now.

@@ -65,7 +65,8 @@ void write_errno(int fd, int err) {
 
 // ---- ScratchDir -------------------------------------------------------------------------------
 
-Result<ScratchDir> ScratchDir::create(const std::filesystem::path& parent, std::string_view prefix) {
+Result<ScratchDir> ScratchDir::create(const std::filesystem::path& parent,
+                                      std::string_view prefix) {
   std::error_code ec;
   // Absolute, because the peer runs with its scratch directory as working directory.
   const std::filesystem::path base = std::filesystem::absolute(parent, ec);
@@ -129,7 +130,8 @@ Result<PeerProcess> PeerProcess::spawn(const ProcessSpec& spec,
     return Error::of(PeerErrc::spawn, spec.name + ": cannot open log file '" +
                                           spec.log_file.string() + "': " + errno_text(errno));
   Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (devnull.fd < 0) return Error::of(PeerErrc::spawn, "cannot open /dev/null: " + errno_text(errno));
+  if (devnull.fd < 0)
+    return Error::of(PeerErrc::spawn, "cannot open /dev/null: " + errno_text(errno));
 
   // Everything the child needs is made before fork: after it only async-signal-safe calls.
   std::string program = spec.program.string();
@@ -277,17 +279,17 @@ std::string PeerProcess::log_tail(std::size_t lines) const {
 }
 
 Status PeerProcess::wait_ready(const std::string& url, std::chrono::milliseconds timeout) {
-  auto client = HttpClient::create(HttpTimeouts{std::chrono::milliseconds(500),
-                                                std::chrono::milliseconds(2'000)});
+  auto client = HttpClient::create(
+      HttpTimeouts{std::chrono::milliseconds(500), std::chrono::milliseconds(2'000)});
   if (!client) return client.error();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last_problem = "no answer yet";
   for (;;) {
     if (!running()) {
-      return Error::of(PeerErrc::exited,
-                       name_ + " (pid " + std::to_string(last_pid_) + ") ended (" +
-                           exit_description() + ") before answering " + url + "; last lines of " +
-                           log_file_.string() + ":\n" + log_tail());
+      return Error::of(PeerErrc::exited, name_ + " (pid " + std::to_string(last_pid_) +
+                                             ") ended (" + exit_description() +
+                                             ") before answering " + url + "; last lines of " +
+                                             log_file_.string() + ":\n" + log_tail());
     }
     auto response = client->get(url);
     if (response && response->ok()) return {};
@@ -315,8 +317,9 @@ Result<TreeBytes> tree_bytes(const std::filesystem::path& root,
   fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
   if (ec) return Error::of(PeerErrc::io, "cannot list '" + root.string() + "': " + ec.message());
   if (with_directories) {
-    struct stat st{};
-    if (::lstat(root.c_str(), &st) == 0) out.allocated += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    struct stat st {};
+    if (::lstat(root.c_str(), &st) == 0)
+      out.allocated += static_cast<std::uint64_t>(st.st_blocks) * 512;
   }
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) {
@@ -327,7 +330,7 @@ Result<TreeBytes> tree_bytes(const std::filesystem::path& root,
       return Error::of(PeerErrc::io, "cannot walk '" + root.string() + "': " + ec.message());
     }
     const fs::path& p = it->path();
-    struct stat st{};
+    struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) {
       if (errno == ENOENT) continue;
       return Error::of(PeerErrc::io, "cannot stat '" + p.string() + "': " + errno_text(errno));
@@ -357,7 +360,8 @@ std::string debian_package_version(std::string_view package) {
   std::string version;
   auto finish = [&]() -> std::string {
     if (!in_stanza || !installed) return {};
-    if (const auto colon = version.find(':'); colon != std::string::npos) version.erase(0, colon + 1);
+    if (const auto colon = version.find(':'); colon != std::string::npos)
+      version.erase(0, colon + 1);
     if (const auto cut = version.find_first_of("+-"); cut != std::string::npos) version.erase(cut);
     return version;
   };
@@ -411,7 +415,8 @@ Result<std::vector<std::pair<Timestamp, Timestamp>>> query_windows(Timestamp fro
                          ") µs is not in whole minutes; round `from` down and `to` up to a minute "
                          "so every peer cuts the same 1-minute buckets");
   std::vector<std::pair<Timestamp, Timestamp>> windows;
-  for (Timestamp a = from; a < to; a += kQueryWindow) windows.emplace_back(a, std::min(to, a + kQueryWindow));
+  for (Timestamp a = from; a < to; a += kQueryWindow)
+    windows.emplace_back(a, std::min(to, a + kQueryWindow));
   return windows;
 }
 

@@ -91,13 +91,16 @@ class PeerProcess {
  private:
   PeerProcess(std::string name, pid_t pid, std::filesystem::path log_file,
               std::chrono::milliseconds stop_grace)
-      : name_(std::move(name)), log_file_(std::move(log_file)), stop_grace_(stop_grace), pid_(pid) {}
+      : name_(std::move(name)),
+        log_file_(std::move(log_file)),
+        stop_grace_(stop_grace),
+        pid_(pid) {}
   bool reap(bool block);
 
   std::string name_;
   std::filesystem::path log_file_;
   std::chrono::milliseconds stop_grace_;
-  pid_t pid_ = -1;      // -1 once reaped or moved from
+  pid_t pid_ = -1;       // -1 once reaped or moved from
   pid_t last_pid_ = -1;  // what pid_ was, for messages after reaping
   int wait_status_ = 0;
   bool ended_ = false;

@@ -3,8 +3,8 @@
 #include <charconv>
 #include <chrono>
 #include <map>
-#include <stdexcept>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <thread>
 
 namespace strata::bench {
@@ -40,7 +40,8 @@ std::map<std::string, double> parse_metrics(std::string_view text) {
 double sum_of(const std::map<std::string, double>& metrics, std::string_view name) {
   double sum = 0;
   for (const auto& [key, value] : metrics)
-    if (key.starts_with(name) && (key.size() == name.size() || key[name.size()] == '{')) sum += value;
+    if (key.starts_with(name) && (key.size() == name.size() || key[name.size()] == '{'))
+      sum += value;
   return sum;
 }
 
@@ -153,10 +154,9 @@ Result<PeerDiskUsage> VictoriaMetrics::settle_and_measure() {
       break;
     }
     if (now >= deadline)
-      return Error::of(PeerErrc::not_settled,
-                       name_ + " did not settle within " +
-                           std::to_string(options_.settle_timeout.count()) +
-                           " ms (last state: " + state + ")");
+      return Error::of(PeerErrc::not_settled, name_ + " did not settle within " +
+                                                  std::to_string(options_.settle_timeout.count()) +
+                                                  " ms (last state: " + state + ")");
     std::this_thread::sleep_for(kPollInterval);
   }
 
@@ -188,7 +188,8 @@ Result<PeerDiskUsage> VictoriaMetrics::measure_dir() const {
 
 Result<PeerDiskUsage> VictoriaMetrics::stop_and_measure() {
   if (auto s = process_.stop(); !s) return s.error();
-  if (process_.was_killed()) return Error::of(PeerErrc::not_settled, name_ + " did not stop on SIGTERM");
+  if (process_.was_killed())
+    return Error::of(PeerErrc::not_settled, name_ + " did not stop on SIGTERM");
   return measure_dir();
 }
 
@@ -200,10 +201,9 @@ Result<std::uint64_t> VictoriaMetrics::count_points() {
                          .count();
   const std::string query = std::string("sum(count_over_time(") + kAllSeries + "[" +
                             std::to_string(now_s - 86'400) + "s]))";
-  auto response = http_.get(base_url_ + "/api/v1/query?" +
-                            form_encode({{"query", query},
-                                         {"time", std::to_string(now_s)},
-                                         {"nocache", "1"}}));
+  auto response =
+      http_.get(base_url_ + "/api/v1/query?" +
+                form_encode({{"query", query}, {"time", std::to_string(now_s)}, {"nocache", "1"}}));
   if (!response) return response.error();
   if (!response->ok())
     return Error::of(PeerErrc::http_status, name_ + ": count query answered HTTP " +

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -28,7 +28,9 @@ namespace strata::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // One figure; printed as a JSON line or a table row.
 struct Figure {
@@ -42,7 +44,9 @@ struct Figure {
 class Report {
  public:
   explicit Report(bool json) : json_(json) {
-    if (!json_) std::printf("%-32s %14s %-8s %-28s %14s %8s\n", "figure", "value", "unit", "peer", "peer value", "ratio");
+    if (!json_)
+      std::printf("%-32s %14s %-8s %-28s %14s %8s\n", "figure", "value", "unit", "peer",
+                  "peer value", "ratio");
   }
   void add(const Figure& f) {
     if (json_) {
@@ -54,8 +58,9 @@ class Report {
       }
       std::printf("%s\n", j.dump().c_str());
     } else if (f.peer && f.peer_value) {
-      std::printf("%-32s %14.4g %-8s %-28s %14.4g %8.3f\n", f.name.c_str(), f.value, f.unit.c_str(), f.peer->c_str(),
-                  *f.peer_value, *f.peer_value != 0 ? f.value / *f.peer_value : 0.0);
+      std::printf("%-32s %14.4g %-8s %-28s %14.4g %8.3f\n", f.name.c_str(), f.value, f.unit.c_str(),
+                  f.peer->c_str(), *f.peer_value,
+                  *f.peer_value != 0 ? f.value / *f.peer_value : 0.0);
     } else {
       std::printf("%-32s %14.4g %-8s\n", f.name.c_str(), f.value, f.unit.c_str());
     }
@@ -72,10 +77,11 @@ void note(const char* fmt, const std::string& what) {
 }
 
 // Runs `strata --data-dir DIR --fsync interval import FILE --precision P` as a separate process.
-std::optional<double> run_import(const std::filesystem::path& data_dir, const std::filesystem::path& file,
-                                 const std::string& precision) {
+std::optional<double> run_import(const std::filesystem::path& data_dir,
+                                 const std::filesystem::path& file, const std::string& precision) {
   std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  std::vector<std::string> args{self, "--data-dir", data_dir.string(), "import", file.string(), "--precision", precision};
+  std::vector<std::string> args{self,          "--data-dir",  data_dir.string(), "import",
+                                file.string(), "--precision", precision};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -98,8 +104,8 @@ struct OurRun {
   store::StoreStats stats;
 };
 
-std::optional<OurRun> ours(const bench::Dataset& ds, const std::vector<std::string>& batches, const std::string& precision,
-                           const std::filesystem::path& work) {
+std::optional<OurRun> ours(const bench::Dataset& ds, const std::vector<std::string>& batches,
+                           const std::string& precision, const std::filesystem::path& work) {
   const auto lp = work / (ds.name + ".lp");
   {
     std::ofstream out(lp, std::ios::binary);
@@ -115,23 +121,29 @@ std::optional<OurRun> ours(const bench::Dataset& ds, const std::vector<std::stri
   return OurRun{*secs, (*st)->stats()};
 }
 
-std::vector<std::unique_ptr<bench::Peer>> start_peers(const std::string& which, const std::filesystem::path& work) {
+std::vector<std::unique_ptr<bench::Peer>> start_peers(const std::string& which,
+                                                      const std::filesystem::path& work) {
   std::vector<std::unique_ptr<bench::Peer>> out;
   if (which.find("vm") != std::string::npos) {
     auto p = bench::start_victoria_metrics(work / "vm");
-    if (p) out.push_back(std::move(*p));
-    else note("bench: VictoriaMetrics did not start: %s", p.error().message);
+    if (p)
+      out.push_back(std::move(*p));
+    else
+      note("bench: VictoriaMetrics did not start: %s", p.error().message);
   }
   if (which.find("influx") != std::string::npos) {
     auto p = bench::start_influxdb(work / "influx");
-    if (p) out.push_back(std::move(*p));
-    else note("bench: InfluxDB did not start: %s", p.error().message);
+    if (p)
+      out.push_back(std::move(*p));
+    else
+      note("bench: InfluxDB did not start: %s", p.error().message);
   }
   return out;
 }
 
 // 1-minute buckets, avg and max, over every series; median of `repeats` runs, 2 threads.
-double our_query_ms(store::Store& st, Timestamp from, Timestamp to, int repeats, std::uint64_t& buckets_out) {
+double our_query_ms(store::Store& st, Timestamp from, Timestamp to, int repeats,
+                    std::uint64_t& buckets_out) {
   std::vector<double> runs;
   const std::size_t n = st.series_count();
   for (int r = 0; r < repeats; ++r) {
@@ -141,9 +153,11 @@ double our_query_ms(store::Store& st, Timestamp from, Timestamp to, int repeats,
       double sink = 0;
       std::uint64_t b = 0;
       for (std::size_t id = first; id < n; id += step) {
-        auto res = store::aggregate(st.snapshot(static_cast<SeriesId>(id)), from, to - 1, 60 * kMicrosPerSecond);
+        auto res = store::aggregate(st.snapshot(static_cast<SeriesId>(id)), from, to - 1,
+                                    60 * kMicrosPerSecond);
         if (!res) continue;
-        for (const auto& bk : *res) sink += bk.value(store::Aggregate::avg) + bk.value(store::Aggregate::max);
+        for (const auto& bk : *res)
+          sink += bk.value(store::Aggregate::avg) + bk.value(store::Aggregate::max);
         b += res->size();
       }
       buckets += b;
@@ -214,7 +228,8 @@ int run_bench_store(const BenchStoreOptions& options) {
     std::fprintf(stderr, "strata: %s\n", nab.error().message.c_str());
     return 2;
   }
-  const auto synth = bench::synthetic_dataset(1, options.synthetic_series, options.synthetic_seconds);
+  const auto synth =
+      bench::synthetic_dataset(1, options.synthetic_series, options.synthetic_seconds);
 
   std::map<std::string, double> vm_import_pps, influx_import_pps, our_import_pps;
   for (const bench::Dataset* ds : std::initializer_list<const bench::Dataset*>{&*nab, &synth}) {
@@ -232,7 +247,8 @@ int run_bench_store(const BenchStoreOptions& options) {
     const double size_bpp = static_cast<double>(run->stats.bytes_on_disk) / pts;
     const double data_bpp = static_cast<double>(run->stats.data_bytes) / pts;
     if (run->stats.points != ds->distinct_points())
-      std::fprintf(stderr, "strata: bench: our store holds %llu points of the %s set, expected %llu\n",
+      std::fprintf(stderr,
+                   "strata: bench: our store holds %llu points of the %s set, expected %llu\n",
                    static_cast<unsigned long long>(run->stats.points), ds->name.c_str(),
                    static_cast<unsigned long long>(ds->distinct_points()));
     our_import_pps[ds->name] = pts / run->import_s;
@@ -253,9 +269,12 @@ int run_bench_store(const BenchStoreOptions& options) {
           continue;
         }
         const auto held = peer->count_points();
-        const std::uint64_t expected = peer->replaces_same_timestamp() ? ds->distinct_points() : ds->points();
+        const std::uint64_t expected =
+            peer->replaces_same_timestamp() ? ds->distinct_points() : ds->points();
         if (!held || *held != expected)
-          note("bench: %s", peer->name() + " does not hold every point it acknowledged; its figures are left out");
+          note("bench: %s",
+               peer->name() +
+                   " does not hold every point it acknowledged; its figures are left out");
         const bool is_vm = peer->name().find("Victoria") != std::string::npos;
         (is_vm ? vm_import_pps : influx_import_pps)[ds->name] = pts / *secs;
         if (ds == &synth) {
@@ -269,13 +288,16 @@ int run_bench_store(const BenchStoreOptions& options) {
             std::uint64_t buckets = 0;
             const double ms = our_query_ms(**st, q_from, q_to, 5, buckets);
             if (buckets != timing->buckets)
-              note("bench: %s", peer->name() + " answered a different number of buckets than we did");
-            report.add({is_vm ? "vm_query_ratio" : "influx_query_ratio", ms, "ms", peer->name(), timing->median_ms});
+              note("bench: %s",
+                   peer->name() + " answered a different number of buckets than we did");
+            report.add({is_vm ? "vm_query_ratio" : "influx_query_ratio", ms, "ms", peer->name(),
+                        timing->median_ms});
           } else if (!timing) {
             note("bench: %s", peer->name() + " query: " + timing.error().message);
           }
         }
-        // Total on disk at rest: after a clean stop, as ours is measured after `strata import` exits.
+        // Total on disk at rest: after a clean stop, as ours is measured after `strata import`
+        // exits.
         auto rest = peer->stop_and_measure();
         if (!rest) {
           note("bench: %s", peer->name() + ": " + rest.error().message);
@@ -301,19 +323,25 @@ int run_bench_store(const BenchStoreOptions& options) {
       report.add({"influx_data_bytes_ratio_" + suffix, data_bpp, "B/pt", "InfluxDB", influx->data});
     }
   }
-  // Ingest: in-process and `strata import` end to end, against the peers' HTTP ingest of the same file.
-  report.add({"ingest_points_per_s", ingest_rate(synth, work / "ingest"), "pts/s", std::nullopt, std::nullopt});
-  report.add({"import_points_per_s", our_import_pps["synthetic"], "pts/s", std::nullopt, std::nullopt});
+  // Ingest: in-process and `strata import` end to end, against the peers' HTTP ingest of the same
+  // file.
+  report.add({"ingest_points_per_s", ingest_rate(synth, work / "ingest"), "pts/s", std::nullopt,
+              std::nullopt});
+  report.add(
+      {"import_points_per_s", our_import_pps["synthetic"], "pts/s", std::nullopt, std::nullopt});
   if (vm_import_pps.count("synthetic"))
-    report.add({"vm_import_ratio", our_import_pps["synthetic"], "pts/s", "VictoriaMetrics", vm_import_pps["synthetic"]});
+    report.add({"vm_import_ratio", our_import_pps["synthetic"], "pts/s", "VictoriaMetrics",
+                vm_import_pps["synthetic"]});
   if (influx_import_pps.count("synthetic"))
-    report.add({"influx_import_ratio", our_import_pps["synthetic"], "pts/s", "InfluxDB", influx_import_pps["synthetic"]});
+    report.add({"influx_import_ratio", our_import_pps["synthetic"], "pts/s", "InfluxDB",
+                influx_import_pps["synthetic"]});
   {
     auto st = store::Store::open(work / "strata-synthetic", {});
     if (st) {
       auto [from, to] = synth.time_span();
       std::uint64_t buckets = 0;
-      report.add({"agg_query_ms", our_query_ms(**st, from, to + 1, 5, buckets), "ms", std::nullopt, std::nullopt});
+      report.add({"agg_query_ms", our_query_ms(**st, from, to + 1, 5, buckets), "ms", std::nullopt,
+                  std::nullopt});
     }
   }
   if (options.work_dir.empty()) std::filesystem::remove_all(work);

@@ -11,7 +11,7 @@ struct BenchStoreOptions {
   bool json = false;
   std::string peers = "vm,influx";  // or "none"
   std::string nab_dir = "../shared/datasets/nab/data";
-  std::string work_dir;              // default: a fresh directory under /tmp
+  std::string work_dir;  // default: a fresh directory under /tmp
   std::size_t synthetic_series = 1000;
   std::size_t synthetic_seconds = 10000;
 };

@@ -26,7 +26,8 @@ class BatchWriter {
   }
   void refuse(std::string reason) {
     ++report_.refused;
-    if (report_.reasons.size() < options_.keep_reasons) report_.reasons.push_back(std::move(reason));
+    if (report_.reasons.size() < options_.keep_reasons)
+      report_.reasons.push_back(std::move(reason));
   }
   void flush() {
     if (points_.empty() || !status_) return;
@@ -56,7 +57,8 @@ class BatchWriter {
 class LineProtocolImport final : public ingest::LineProtocolSink {
  public:
   explicit LineProtocolImport(BatchWriter& out) : out_(out) {}
-  void point(std::string_view series_text, std::string_view field, Timestamp ts, double value) override {
+  void point(std::string_view series_text, std::string_view field, Timestamp ts,
+             double value) override {
     auto it = ids_.find(series_text);
     if (it == ids_.end()) it = ids_.emplace(std::string(series_text), Fields{}).first;
     for (const auto& [f, id] : it->second) {
@@ -79,22 +81,29 @@ class LineProtocolImport final : public ingest::LineProtocolSink {
 
 class CsvImport final : public ingest::CsvSink {
  public:
-  CsvImport(BatchWriter& out, SeriesKey base, std::string file) : out_(out), base_(std::move(base)), file_(std::move(file)) {}
+  CsvImport(BatchWriter& out, SeriesKey base, std::string file)
+      : out_(out), base_(std::move(base)), file_(std::move(file)) {}
   void header(std::span<const std::string> columns) override {
     ids_.assign(columns.size(), std::nullopt);
     for (std::size_t c = 1; c < columns.size(); ++c) {
       SeriesKey key = base_;
       key.metric = columns[c];
       auto id = out_.store().resolve(key);
-      if (id) ids_[c] = *id;
-      else out_.refuse(file_ + ": column '" + columns[c] + "': " + id.error().message);
+      if (id)
+        ids_[c] = *id;
+      else
+        out_.refuse(file_ + ": column '" + columns[c] + "': " + id.error().message);
     }
   }
   void point(std::size_t column, Timestamp ts, double value) override {
-    if (column < ids_.size() && ids_[column]) out_.add(*ids_[column], ts, value);
-    else out_.refuse(file_ + ": a reading in column " + std::to_string(column) + " has no series");
+    if (column < ids_.size() && ids_[column])
+      out_.add(*ids_[column], ts, value);
+    else
+      out_.refuse(file_ + ": a reading in column " + std::to_string(column) + " has no series");
   }
-  void refuse(std::size_t, std::string_view reason) override { out_.refuse(file_ + ": " + std::string(reason)); }
+  void refuse(std::size_t, std::string_view reason) override {
+    out_.refuse(file_ + ": " + std::string(reason));
+  }
 
  private:
   BatchWriter& out_;
@@ -105,9 +114,12 @@ class CsvImport final : public ingest::CsvSink {
 
 }  // namespace
 
-bool is_csv(const std::filesystem::path& file) { return file.extension() == ".csv" || file.extension() == ".CSV"; }
+bool is_csv(const std::filesystem::path& file) {
+  return file.extension() == ".csv" || file.extension() == ".CSV";
+}
 
-Result<ImportReport> import_files(store::Store& store, const std::vector<std::filesystem::path>& files,
+Result<ImportReport> import_files(store::Store& store,
+                                  const std::vector<std::filesystem::path>& files,
                                   const ImportOptions& options) {
   ImportReport report;
   BatchWriter writer(store, options, report);

@@ -17,7 +17,7 @@
 namespace strata::app {
 
 struct ImportOptions {
-  ingest::Precision precision = ingest::Precision::ns;  // line protocol timestamps
+  ingest::Precision precision = ingest::Precision::ns;            // line protocol timestamps
   ingest::EpochUnit epoch_unit = ingest::EpochUnit::auto_detect;  // CSV numeric timestamps
   std::string device;  // CSV: the device of every column (default: the file's stem)
   std::vector<std::pair<std::string, std::string>> tags;  // CSV: tags of every series
@@ -34,7 +34,8 @@ struct ImportReport {
 // Format of a file by its extension: .csv → CSV, anything else → line protocol.
 bool is_csv(const std::filesystem::path& file);
 
-Result<ImportReport> import_files(store::Store& store, const std::vector<std::filesystem::path>& files,
+Result<ImportReport> import_files(store::Store& store,
+                                  const std::vector<std::filesystem::path>& files,
                                   const ImportOptions& options);
 
 }  // namespace strata::app

@@ -19,8 +19,10 @@ struct SeriesKey {
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::pair<std::string, std::string>> out;
     for (auto& t : tags) {
-      if (!out.empty() && out.back().first == t.first) out.back().second = std::move(t.second);
-      else out.push_back(std::move(t));
+      if (!out.empty() && out.back().first == t.first)
+        out.back().second = std::move(t.second);
+      else
+        out.push_back(std::move(t));
     }
     tags = std::move(out);
   }

@@ -133,15 +133,24 @@ std::optional<Timestamp> parse_duration(std::string_view s) {
   if (ec != std::errc() || v < 0) return std::nullopt;
   std::string_view unit(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr));
   std::int64_t mul;
-  if (unit == "us") mul = 1;
-  else if (unit == "ms") mul = 1000;
-  else if (unit == "s" || unit.empty()) mul = kMicrosPerSecond;
-  else if (unit == "m") mul = 60 * kMicrosPerSecond;
-  else if (unit == "h") mul = 3600 * kMicrosPerSecond;
-  else if (unit == "d") mul = 86400 * kMicrosPerSecond;
-  else if (unit == "w") mul = 7 * 86400 * kMicrosPerSecond;
-  else if (unit == "y") mul = 365 * 86400 * kMicrosPerSecond;
-  else return std::nullopt;
+  if (unit == "us")
+    mul = 1;
+  else if (unit == "ms")
+    mul = 1000;
+  else if (unit == "s" || unit.empty())
+    mul = kMicrosPerSecond;
+  else if (unit == "m")
+    mul = 60 * kMicrosPerSecond;
+  else if (unit == "h")
+    mul = 3600 * kMicrosPerSecond;
+  else if (unit == "d")
+    mul = 86400 * kMicrosPerSecond;
+  else if (unit == "w")
+    mul = 7 * 86400 * kMicrosPerSecond;
+  else if (unit == "y")
+    mul = 365 * 86400 * kMicrosPerSecond;
+  else
+    return std::nullopt;
   if (v > kMaxTimestamp / mul) return std::nullopt;
   return v * mul;
 }

@@ -57,7 +57,8 @@ class ByteWriter {
 class ByteReader {
  public:
   ByteReader() = default;
-  explicit ByteReader(std::span<const std::uint8_t> in) : p_(in.data()), end_(in.data() + in.size()) {}
+  explicit ByteReader(std::span<const std::uint8_t> in)
+      : p_(in.data()), end_(in.data() + in.size()) {}
   std::uint8_t u8() {
     if (p_ >= end_) return fail(), 0;
     return *p_++;
@@ -163,7 +164,8 @@ class BitWriter {
 class BitReader {
  public:
   BitReader() = default;
-  explicit BitReader(std::span<const std::uint8_t> in) : p_(in.data()), end_(in.data() + in.size()) {}
+  explicit BitReader(std::span<const std::uint8_t> in)
+      : p_(in.data()), end_(in.data() + in.size()) {}
   std::uint64_t get(unsigned n) {
     if (n == 0) return 0;
     if (n > 56) {

@@ -74,8 +74,11 @@ std::vector<std::uint8_t> encode_chunk(std::span<const Sample> samples) {
   return out;
 }
 
-Result<std::unique_ptr<ChunkDecoder>> ChunkDecoder::open(std::span<const std::uint8_t> bytes, bool verify_crc) {
-  auto corrupt = [](const char* what) { return Error::of(chunk_errc::corrupt, std::string("chunk: ") + what); };
+Result<std::unique_ptr<ChunkDecoder>> ChunkDecoder::open(std::span<const std::uint8_t> bytes,
+                                                         bool verify_crc) {
+  auto corrupt = [](const char* what) {
+    return Error::of(chunk_errc::corrupt, std::string("chunk: ") + what);
+  };
   if (bytes.size() < 9) return corrupt("too short");
   if (verify_crc) {
     std::uint32_t stored;
@@ -124,7 +127,8 @@ std::size_t ChunkDecoder::timestamps(Timestamp* out, std::size_t max) {
       i = 1;
     }
     const std::int64_t step = delta_;
-    const std::uint64_t room = static_cast<std::uint64_t>(kMaxTimestamp) - static_cast<std::uint64_t>(ts);
+    const std::uint64_t room =
+        static_cast<std::uint64_t>(kMaxTimestamp) - static_cast<std::uint64_t>(ts);
     // n − i steps remain (none for a single sample, whose delta is never stored).
     if (i < n && (step <= 0 || step > kMaxTimestamp / unit_ ||
                   static_cast<std::uint64_t>(step * unit_) > room / (n - i))) {
@@ -132,7 +136,8 @@ std::size_t ChunkDecoder::timestamps(Timestamp* out, std::size_t max) {
       return 0;
     }
     if (out) {
-      for (std::size_t k = i; k < n; ++k) out[k] = ts + static_cast<Timestamp>(k - i + 1) * (step * unit_);
+      for (std::size_t k = i; k < n; ++k)
+        out[k] = ts + static_cast<Timestamp>(k - i + 1) * (step * unit_);
     }
     ts_ = ts + static_cast<Timestamp>(n - i) * (step * unit_);
     return n;
@@ -144,7 +149,8 @@ std::size_t ChunkDecoder::timestamps(Timestamp* out, std::size_t max) {
     std::uint64_t d;
     if (ts_mode_ == 0) {
       d = at + i == 1 ? static_cast<std::uint64_t>(delta_)
-                      : static_cast<std::uint64_t>(delta_) + static_cast<std::uint64_t>(unzigzag(dods_.next()));
+                      : static_cast<std::uint64_t>(delta_) +
+                            static_cast<std::uint64_t>(unzigzag(dods_.next()));
       delta_ = static_cast<std::int64_t>(d);
     } else {
       d = static_cast<std::uint64_t>(delta_) + dods_.next();
@@ -176,7 +182,8 @@ std::size_t ChunkDecoder::next_block(Timestamp* ts, double* values, std::size_t 
   return n;
 }
 
-std::size_t ChunkDecoder::next_block_mantissas(Timestamp* ts, std::int64_t* mantissas, std::size_t max) {
+std::size_t ChunkDecoder::next_block_mantissas(Timestamp* ts, std::int64_t* mantissas,
+                                               std::size_t max) {
   const std::size_t n = timestamps(ts, max);
   if (n == 0) return 0;
   decimal_.mantissas(mantissas, n);

@@ -50,7 +50,9 @@ class ChunkDecoder {
   std::size_t next_block(Timestamp* ts, double* values, std::size_t max);
   // True for decimal chunks whose every value is exactly mantissa / 10^exponent(): aggregates
   // can then run on the integer mantissas. Use either next_block_mantissas or the others.
-  [[nodiscard]] bool integer_values() const { return codec_ == ValueCodec::decimal && decimal_.exact(); }
+  [[nodiscard]] bool integer_values() const {
+    return codec_ == ValueCodec::decimal && decimal_.exact();
+  }
   [[nodiscard]] unsigned exponent() const { return decimal_.exponent(); }
   // A regular chunk's timestamps are first + i·step: scans can skip decoding them (pass a null
   // ts to the next_block functions).
@@ -58,7 +60,9 @@ class ChunkDecoder {
     return count_ < 2 || (ts_mode_ == 0 && dods_.constant() && dods_.constant_value() == 0);
   }
   // The timestamp of the next sample to decode (REQUIRES: regular() and remaining() > 0).
-  [[nodiscard]] Timestamp next_timestamp() const { return index_ == 0 ? ts_ : ts_ + delta_ * unit_; }
+  [[nodiscard]] Timestamp next_timestamp() const {
+    return index_ == 0 ? ts_ : ts_ + delta_ * unit_;
+  }
   [[nodiscard]] Timestamp step() const { return delta_ * unit_; }
   std::size_t next_block_mantissas(Timestamp* ts, std::int64_t* mantissas, std::size_t max);
   [[nodiscard]] bool failed() const;

@@ -32,7 +32,8 @@ std::filesystem::path chunk_index_path(const std::filesystem::path& dir, std::ui
   return dir / numbered(file, "index");
 }
 
-Status write_chunk_file(const std::filesystem::path& dir, std::uint32_t file, std::vector<ChunkToWrite>& chunks) {
+Status write_chunk_file(const std::filesystem::path& dir, std::uint32_t file,
+                        std::vector<ChunkToWrite>& chunks) {
   std::vector<std::uint8_t> data;
   std::size_t total = 4;
   for (const auto& c : chunks) total += 8 + c.bytes.size();
@@ -60,9 +61,12 @@ Status write_chunk_file(const std::filesystem::path& dir, std::uint32_t file, st
   }
   iw.u32(crc32c(index.data(), index.size()));
   // The data first, then the index: an index never names bytes that are not durable.
-  for (auto [path, bytes] : {std::pair{chunk_file_path(dir, file), &data}, std::pair{chunk_index_path(dir, file), &index}}) {
+  for (auto [path, bytes] : {std::pair{chunk_file_path(dir, file), &data},
+                             std::pair{chunk_index_path(dir, file), &index}}) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Error::of(io_errc::io, "cannot create '" + path.string() + "': " + std::strerror(errno));
+    if (fd < 0)
+      return Error::of(io_errc::io,
+                       "cannot create '" + path.string() + "': " + std::strerror(errno));
     Status s = write_all(fd, bytes->data(), bytes->size(), path);
     if (s) s = sync_fd(fd, path);
     ::close(fd);
@@ -71,14 +75,16 @@ Status write_chunk_file(const std::filesystem::path& dir, std::uint32_t file, st
   return sync_dir(dir);
 }
 
-Result<std::vector<ChunkMeta>> read_chunk_index(const std::filesystem::path& dir, std::uint32_t file) {
+Result<std::vector<ChunkMeta>> read_chunk_index(const std::filesystem::path& dir,
+                                                std::uint32_t file) {
   const auto path = chunk_index_path(dir, file);
   auto data = read_file(path);
   if (!data) return data.error();
   if (data->size() < 8) return corrupt("index '" + path.string() + "' is truncated");
   std::uint32_t stored;
   std::memcpy(&stored, data->data() + data->size() - 4, 4);
-  if (crc32c(data->data(), data->size() - 4) != stored) return corrupt("index '" + path.string() + "' fails its checksum");
+  if (crc32c(data->data(), data->size() - 4) != stored)
+    return corrupt("index '" + path.string() + "' fails its checksum");
   ByteReader in(std::span<const std::uint8_t>(*data).first(data->size() - 4));
   if (in.u32() != kIndexMagic) return corrupt("index '" + path.string() + "' has a bad magic");
   const auto n = in.varint();
@@ -97,7 +103,8 @@ Result<std::vector<ChunkMeta>> read_chunk_index(const std::filesystem::path& dir
   return out;
 }
 
-std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::uint64_t& stopped_at,
+std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file,
+                                       std::uint64_t& stopped_at,
                                        std::vector<SkippedChunk>& skipped) {
   std::vector<ChunkMeta> out;
   std::uint64_t pos = 4;
@@ -108,7 +115,8 @@ std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::
     return out;
   }
   // The chunk framed at pos, if it checks.
-  auto chunk_at = [&](std::uint64_t at, std::uint32_t& series, std::uint32_t& len) -> std::optional<std::vector<Sample>> {
+  auto chunk_at = [&](std::uint64_t at, std::uint32_t& series,
+                      std::uint32_t& len) -> std::optional<std::vector<Sample>> {
     if (at + 8 > file.size()) return std::nullopt;
     std::memcpy(&series, file.data() + at, 4);
     std::memcpy(&len, file.data() + at + 4, 4);
@@ -128,7 +136,8 @@ std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::
     // A damaged chunk whose frame still leads to the end or to a chunk that checks is skipped.
     const std::uint64_t next = pos + 8 + len;
     std::uint32_t s2, l2;
-    if (pos + 8 <= file.size() && len <= file.size() - pos - 8 && (next == file.size() || chunk_at(next, s2, l2))) {
+    if (pos + 8 <= file.size() && len <= file.size() - pos - 8 &&
+        (next == file.size() || chunk_at(next, s2, l2))) {
       skipped.push_back(SkippedChunk{series, pos});
       pos = next;
       continue;
@@ -145,7 +154,8 @@ Result<Manifest> Manifest::read(const std::filesystem::path& path) {
   if (data->size() < 8) return corrupt("MANIFEST is truncated");
   std::uint32_t stored;
   std::memcpy(&stored, data->data() + data->size() - 4, 4);
-  if (crc32c(data->data(), data->size() - 4) != stored) return corrupt("MANIFEST fails its checksum");
+  if (crc32c(data->data(), data->size() - 4) != stored)
+    return corrupt("MANIFEST fails its checksum");
   ByteReader in(std::span<const std::uint8_t>(*data).first(data->size() - 4));
   Manifest m;
   if (in.u32() != kManifestMagic) return corrupt("MANIFEST has a bad magic");
@@ -154,7 +164,8 @@ Result<Manifest> Manifest::read(const std::filesystem::path& path) {
   for (std::uint64_t i = 0; i < n && !in.failed(); ++i) {
     auto& dead = m.files[static_cast<std::uint32_t>(in.varint())];
     const auto nd = in.varint();
-    for (std::uint64_t k = 0; k < nd && !in.failed(); ++k) dead.insert(static_cast<std::uint32_t>(in.varint()));
+    for (std::uint64_t k = 0; k < nd && !in.failed(); ++k)
+      dead.insert(static_cast<std::uint32_t>(in.varint()));
   }
   if (in.failed()) return corrupt("MANIFEST is malformed");
   return m;

@@ -46,10 +46,12 @@ std::filesystem::path chunk_file_path(const std::filesystem::path& dir, std::uin
 std::filesystem::path chunk_index_path(const std::filesystem::path& dir, std::uint32_t file);
 
 // Writes the .chunks file and then its .index, both fsynced. Fills in offsets.
-Status write_chunk_file(const std::filesystem::path& dir, std::uint32_t file, std::vector<ChunkToWrite>& chunks);
+Status write_chunk_file(const std::filesystem::path& dir, std::uint32_t file,
+                        std::vector<ChunkToWrite>& chunks);
 
 // Reads an index; an error when it is missing or does not check.
-Result<std::vector<ChunkMeta>> read_chunk_index(const std::filesystem::path& dir, std::uint32_t file);
+Result<std::vector<ChunkMeta>> read_chunk_index(const std::filesystem::path& dir,
+                                                std::uint32_t file);
 
 // A damaged chunk that a scan stepped over by its frame: its series and byte offset.
 struct SkippedChunk {
@@ -60,7 +62,8 @@ struct SkippedChunk {
 // Rebuilds the index of a .chunks file from its framed records. A damaged chunk whose frame
 // leads to a chunk that checks (or to the end) is skipped and listed; the scan stops where the
 // framing itself is lost: `stopped_at` (the file size when it read to the end).
-std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file, std::uint64_t& stopped_at,
+std::vector<ChunkMeta> scan_chunk_file(std::span<const std::uint8_t> file,
+                                       std::uint64_t& stopped_at,
                                        std::vector<SkippedChunk>& skipped);
 
 struct Manifest {

@@ -13,7 +13,8 @@ RangeCursor::RangeCursor(SeriesSnapshot snapshot, Timestamp from, Timestamp to)
     if (c.tmax >= from_ && c.tmin <= to_) sources_.push_back(Source{c.tmin, c.tmax, &c});
   if (!snap_.head.empty() && snap_.head.back().ts >= from_ && snap_.head.front().ts <= to_)
     sources_.push_back(Source{snap_.head.front().ts, snap_.head.back().ts, nullptr});
-  std::stable_sort(sources_.begin(), sources_.end(), [](const Source& a, const Source& b) { return a.tmin < b.tmin; });
+  std::stable_sort(sources_.begin(), sources_.end(),
+                   [](const Source& a, const Source& b) { return a.tmin < b.tmin; });
 }
 
 bool RangeCursor::open_group() {
@@ -24,7 +25,8 @@ bool RangeCursor::open_group() {
     // A group: sources that overlap (transitively) the first one.
     std::size_t end = next_source_ + 1;
     Timestamp hi = sources_[next_source_].tmax;
-    while (end < sources_.size() && sources_[end].tmin <= hi) hi = std::max(hi, sources_[end++].tmax);
+    while (end < sources_.size() && sources_[end].tmin <= hi)
+      hi = std::max(hi, sources_[end++].tmax);
     const std::size_t begin = next_source_;
     next_source_ = end;
     if (end - begin == 1 && sources_[begin].chunk) {
@@ -101,25 +103,34 @@ bool RangeCursor::next(std::vector<Sample>& out, std::size_t max) {
 
 Result<Aggregate> parse_aggregate(std::string_view name) {
   static constexpr std::pair<std::string_view, Aggregate> kNames[] = {
-      {"min", Aggregate::min},     {"max", Aggregate::max},     {"avg", Aggregate::avg},
-      {"mean", Aggregate::avg},    {"sum", Aggregate::sum},     {"count", Aggregate::count},
-      {"first", Aggregate::first}, {"last", Aggregate::last},   {"stddev", Aggregate::stddev}};
+      {"min", Aggregate::min},     {"max", Aggregate::max},   {"avg", Aggregate::avg},
+      {"mean", Aggregate::avg},    {"sum", Aggregate::sum},   {"count", Aggregate::count},
+      {"first", Aggregate::first}, {"last", Aggregate::last}, {"stddev", Aggregate::stddev}};
   for (auto [n, a] : kNames)
     if (n == name) return a;
   return Error::of(errc::invalid_argument,
-                   "unknown aggregate '" + std::string(name) + "' (min, max, avg, sum, count, first, last, stddev)");
+                   "unknown aggregate '" + std::string(name) +
+                       "' (min, max, avg, sum, count, first, last, stddev)");
 }
 
 std::string_view aggregate_name(Aggregate a) {
   switch (a) {
-    case Aggregate::min: return "min";
-    case Aggregate::max: return "max";
-    case Aggregate::avg: return "avg";
-    case Aggregate::sum: return "sum";
-    case Aggregate::count: return "count";
-    case Aggregate::first: return "first";
-    case Aggregate::last: return "last";
-    case Aggregate::stddev: return "stddev";
+    case Aggregate::min:
+      return "min";
+    case Aggregate::max:
+      return "max";
+    case Aggregate::avg:
+      return "avg";
+    case Aggregate::sum:
+      return "sum";
+    case Aggregate::count:
+      return "count";
+    case Aggregate::first:
+      return "first";
+    case Aggregate::last:
+      return "last";
+    case Aggregate::stddev:
+      return "stddev";
   }
   return "?";
 }
@@ -142,18 +153,25 @@ void Bucket::add(const Sample& s) {
 
 double Bucket::value(Aggregate a) const {
   switch (a) {
-    case Aggregate::min: return min;
-    case Aggregate::max: return max;
-    case Aggregate::avg: return count ? sum / static_cast<double>(count) : std::nan("");
-    case Aggregate::sum: return sum;
-    case Aggregate::count: return static_cast<double>(count);
-    case Aggregate::first: return first;
-    case Aggregate::last: return last;
-    case Aggregate::stddev: return count >= 2 ? std::sqrt(m2 / static_cast<double>(count - 1)) : std::nan("");
+    case Aggregate::min:
+      return min;
+    case Aggregate::max:
+      return max;
+    case Aggregate::avg:
+      return count ? sum / static_cast<double>(count) : std::nan("");
+    case Aggregate::sum:
+      return sum;
+    case Aggregate::count:
+      return static_cast<double>(count);
+    case Aggregate::first:
+      return first;
+    case Aggregate::last:
+      return last;
+    case Aggregate::stddev:
+      return count >= 2 ? std::sqrt(m2 / static_cast<double>(count - 1)) : std::nan("");
   }
   return std::nan("");
 }
-
 
 void Bucket::merge(const Bucket& o) {
   if (o.count == 0) return;
@@ -178,8 +196,10 @@ namespace {
 
 // Appends a run's bucket to out, folding it into the last bucket when it is the same interval.
 void emit(std::vector<Bucket>& out, const Bucket& run) {
-  if (!out.empty() && out.back().start == run.start) out.back().merge(run);
-  else out.push_back(run);
+  if (!out.empty() && out.back().start == run.start)
+    out.back().merge(run);
+  else
+    out.push_back(run);
 }
 
 // A run of doubles of one bucket.
@@ -241,7 +261,8 @@ Timestamp bucket_of(Timestamp ts, Timestamp interval) {
 }
 
 // Aggregates one chunk that overlaps no other source, a decoded block at a time.
-Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Timestamp interval, std::vector<Bucket>& out) {
+Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Timestamp interval,
+                       std::vector<Bucket>& out) {
   auto d = ChunkDecoder::open(chunk.bytes);
   if (!d) return d.error();
   ChunkDecoder& dec = **d;
@@ -250,7 +271,7 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
   double v[kBlock];
   std::int64_t m[kBlock];
   const bool integers = dec.integer_values();
-  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
   const double scale = kPow10[std::min(dec.exponent(), 18u)];
   const bool regular = dec.regular() && dec.count() >= 2 && dec.step() > 0;
@@ -259,19 +280,24 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
     const Timestamp first = regular && dec.remaining() > 0 ? dec.next_timestamp() : 0;
     const Timestamp step = regular ? dec.step() : 0;
     Timestamp* tsp = regular ? nullptr : ts;
-    const std::size_t n = integers ? dec.next_block_mantissas(tsp, m, kBlock) : dec.next_block(tsp, v, kBlock);
+    const std::size_t n =
+        integers ? dec.next_block_mantissas(tsp, m, kBlock) : dec.next_block(tsp, v, kBlock);
     if (n == 0) break;
-    auto time_at = [&](std::size_t j) { return regular ? first + static_cast<Timestamp>(j) * step : ts[j]; };
+    auto time_at = [&](std::size_t j) {
+      return regular ? first + static_cast<Timestamp>(j) * step : ts[j];
+    };
     std::size_t i = 0;
     if (regular) {
-      if (from > first) i = std::min<std::size_t>(n, static_cast<std::size_t>((from - first + step - 1) / step));
+      if (from > first)
+        i = std::min<std::size_t>(n, static_cast<std::size_t>((from - first + step - 1) / step));
     } else {
       while (i < n && ts[i] < from) ++i;
     }
     while (i < n && time_at(i) <= to) {
       const Timestamp t = time_at(i);
       const Timestamp start = bucket_of(t, interval);
-      const Timestamp last = std::min(to, start > kMaxTimestamp - interval ? kMaxTimestamp : start + interval - 1);
+      const Timestamp last =
+          std::min(to, start > kMaxTimestamp - interval ? kMaxTimestamp : start + interval - 1);
       std::size_t j;
       if (regular) {
         j = std::min<std::size_t>(n, i + static_cast<std::size_t>((last - t) / step) + 1);
@@ -279,7 +305,8 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
         j = i + 1;
         while (j < n && ts[j] <= last) ++j;
       }
-      emit(out, integers ? run_of_mantissas(start, m + i, j - i, scale) : run_of_values(start, v + i, j - i));
+      emit(out, integers ? run_of_mantissas(start, m + i, j - i, scale)
+                         : run_of_values(start, v + i, j - i));
       i = j;
     }
     if (i < n) break;  // past `to`
@@ -290,8 +317,10 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
 
 }  // namespace
 
-Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to, Timestamp interval) {
-  if (interval <= 0) return Error::of(errc::invalid_argument, "aggregation interval must be positive");
+Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to,
+                                      Timestamp interval) {
+  if (interval <= 0)
+    return Error::of(errc::invalid_argument, "aggregation interval must be positive");
   std::vector<Bucket> out;
   // Chunks that overlap nothing else take the fast path; overlapping groups and the head are
   // merged by a RangeCursor over just their span.
@@ -304,7 +333,8 @@ Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp 
     if (c.tmax >= from && c.tmin <= to) sources.push_back({c.tmin, c.tmax, &c});
   if (!snapshot.head.empty() && snapshot.head.back().ts >= from && snapshot.head.front().ts <= to)
     sources.push_back({snapshot.head.front().ts, snapshot.head.back().ts, nullptr});
-  std::stable_sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) { return a.tmin < b.tmin; });
+  std::stable_sort(sources.begin(), sources.end(),
+                   [](const Source& a, const Source& b) { return a.tmin < b.tmin; });
   Status status;
   std::vector<Sample> batch;
   for (std::size_t g = 0; g < sources.size();) {
@@ -317,8 +347,10 @@ Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp 
       SeriesSnapshot part;
       auto chunks = std::make_shared<std::vector<ChunkRef>>();
       for (std::size_t i = g; i < end; ++i)
-        if (sources[i].chunk) chunks->push_back(*sources[i].chunk);
-        else part.head = snapshot.head;
+        if (sources[i].chunk)
+          chunks->push_back(*sources[i].chunk);
+        else
+          part.head = snapshot.head;
       part.chunks = std::move(chunks);
       RangeCursor cursor(std::move(part), std::max(from, sources[g].tmin), std::min(to, hi));
       while (cursor.next(batch)) {

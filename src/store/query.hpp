@@ -60,7 +60,8 @@ struct Bucket {
 };
 
 // Buckets of `interval` aligned to the epoch, over from ≤ ts ≤ to; empty buckets are left out.
-Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to, Timestamp interval);
+Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to,
+                                      Timestamp interval);
 // The whole range as one bucket.
 Result<Bucket> aggregate_all(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to);
 // The newest sample of the series.

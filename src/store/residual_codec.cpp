@@ -45,10 +45,13 @@ Histogram histogram(std::span<const std::uint64_t> values, unsigned shift) {
 double coded_bits(const Histogram& h, std::uint64_t n, unsigned shift) {
   double bits = 0;
   for (unsigned s = 0; s < h.nsym; ++s) {
-    if (h.count[s]) bits -= static_cast<double>(h.count[s]) * std::log2(static_cast<double>(h.count[s]) / static_cast<double>(n));
+    if (h.count[s])
+      bits -= static_cast<double>(h.count[s]) *
+              std::log2(static_cast<double>(h.count[s]) / static_cast<double>(n));
   }
   // table: about 7 bits a used symbol, plus headers and the rANS flush
-  return bits + static_cast<double>(h.escape_bits) + static_cast<double>(n) * shift + h.nsym * 7.0 + 64;
+  return bits + static_cast<double>(h.escape_bits) + static_cast<double>(n) * shift + h.nsym * 7.0 +
+         64;
 }
 
 // Chooses the shift: start where about 90% of high parts fall below 32, try the neighbours.
@@ -69,7 +72,8 @@ unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) 
   unsigned best = static_cast<unsigned>(s0);
   double best_cost = 1e300;
   for (int s = std::max(0, s0 - 2); s <= std::min(63, s0 + 1); ++s) {
-    const double c = coded_bits(histogram(values, static_cast<unsigned>(s)), values.size(), static_cast<unsigned>(s));
+    const double c = coded_bits(histogram(values, static_cast<unsigned>(s)), values.size(),
+                                static_cast<unsigned>(s));
     if (c < best_cost) {
       best_cost = c;
       best = static_cast<unsigned>(s);
@@ -218,7 +222,7 @@ void ResidualDecoder::decode(std::uint64_t* out, std::size_t n) {
   const std::uint8_t* p = rans_;
   const std::uint8_t* const end = rans_end_;
   const unsigned shift = shift_;
-  auto step = [&](std::uint32_t& x) __attribute__((always_inline)) -> std::uint64_t {
+  auto step = [&](std::uint32_t & x) __attribute__((always_inline))->std::uint64_t {
     const std::uint32_t e = slots_[x & (kScale - 1)];
     x = (e & 0x1FFF) * (x >> kScaleBits) + ((e >> 13) & 0xFFF);
     if (x < kRansLow) {
@@ -238,7 +242,8 @@ void ResidualDecoder::decode(std::uint64_t* out, std::size_t n) {
     }
     const unsigned sym = e >> 25;
     std::uint64_t high = sym;
-    if (sym == kEscape) [[unlikely]] high = raw.gamma() + (kEscape - 1);
+    if (sym == kEscape) [[unlikely]]
+      high = raw.gamma() + (kEscape - 1);
     return shift == 0 ? high : (high << shift) | raw.get(shift);
   };
   std::size_t i = 0;

@@ -56,23 +56,30 @@ Result<SeriesSelector> SeriesSelector::parse(std::string_view text) {
     }
     const std::size_t op = part.find_first_of("=!");
     if (op == std::string::npos || op == 0)
-      return Error::of(selector_errc::syntax, "selector '" + std::string(text) + "': matcher '" + part +
-                                                  "' needs a field, an operator (=, !=, =~, !~) and a value");
+      return Error::of(selector_errc::syntax,
+                       "selector '" + std::string(text) + "': matcher '" + part +
+                           "' needs a field, an operator (=, !=, =~, !~) and a value");
     Matcher m;
     m.field = trim(std::string_view(part).substr(0, op));
     std::size_t vpos;
-    if (part.compare(op, 2, "=~") == 0) m.op = Matcher::Op::re, vpos = op + 2;
-    else if (part.compare(op, 2, "!~") == 0) m.op = Matcher::Op::nre, vpos = op + 2;
-    else if (part.compare(op, 2, "!=") == 0) m.op = Matcher::Op::ne, vpos = op + 2;
-    else if (part[op] == '=') m.op = Matcher::Op::eq, vpos = op + 1;
+    if (part.compare(op, 2, "=~") == 0)
+      m.op = Matcher::Op::re, vpos = op + 2;
+    else if (part.compare(op, 2, "!~") == 0)
+      m.op = Matcher::Op::nre, vpos = op + 2;
+    else if (part.compare(op, 2, "!=") == 0)
+      m.op = Matcher::Op::ne, vpos = op + 2;
+    else if (part[op] == '=')
+      m.op = Matcher::Op::eq, vpos = op + 1;
     else
-      return Error::of(selector_errc::syntax, "selector '" + std::string(text) + "': unknown operator in '" + part + "'");
+      return Error::of(selector_errc::syntax,
+                       "selector '" + std::string(text) + "': unknown operator in '" + part + "'");
     m.value = trim(std::string_view(part).substr(vpos));
     if (m.op == Matcher::Op::re || m.op == Matcher::Op::nre) {
       try {
         m.regex = std::regex(m.value, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
-        return Error::of(selector_errc::syntax, "selector '" + std::string(text) + "': bad regex '" + m.value + "': " + e.what());
+        return Error::of(selector_errc::syntax, "selector '" + std::string(text) +
+                                                    "': bad regex '" + m.value + "': " + e.what());
       }
     }
     sel.matchers_.push_back(std::move(m));
@@ -86,10 +93,18 @@ bool SeriesSelector::matches(const SeriesKey& key) const {
     const std::string* v = field_of(key, m.field);
     const std::string& s = v ? *v : std::string();
     switch (m.op) {
-      case Matcher::Op::eq: if (!v || s != m.value) return false; break;
-      case Matcher::Op::ne: if (v && s == m.value) return false; break;
-      case Matcher::Op::re: if (!std::regex_match(s, m.regex)) return false; break;
-      case Matcher::Op::nre: if (std::regex_match(s, m.regex)) return false; break;
+      case Matcher::Op::eq:
+        if (!v || s != m.value) return false;
+        break;
+      case Matcher::Op::ne:
+        if (v && s == m.value) return false;
+        break;
+      case Matcher::Op::re:
+        if (!std::regex_match(s, m.regex)) return false;
+        break;
+      case Matcher::Op::nre:
+        if (std::regex_match(s, m.regex)) return false;
+        break;
     }
   }
   return true;

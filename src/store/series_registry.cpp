@@ -73,9 +73,11 @@ Result<std::unique_ptr<SeriesRegistry>> SeriesRegistry::open(const std::filesyst
         std::uint32_t len, crc;
         std::memcpy(&len, bytes.data() + next, 4);
         std::memcpy(&crc, bytes.data() + next + 4, 4);
-        if (len > 0 && len <= bytes.size() - next - 8 && crc32c(bytes.data() + next + 8, len) == crc)
-          return Error::of(io_errc::corrupt, "series registry '" + file.string() + "' is corrupt at byte " +
-                                                 std::to_string(pos) + " and has intact registrations after it; " +
+        if (len > 0 && len <= bytes.size() - next - 8 &&
+            crc32c(bytes.data() + next + 8, len) == crc)
+          return Error::of(io_errc::corrupt, "series registry '" + file.string() +
+                                                 "' is corrupt at byte " + std::to_string(pos) +
+                                                 " and has intact registrations after it; " +
                                                  "restore it from a backup (it was left as it is)");
       }
       spdlog::warn("series registry: {} bytes after byte {} of {} do not check (torn write); cut",
@@ -85,7 +87,8 @@ Result<std::unique_ptr<SeriesRegistry>> SeriesRegistry::open(const std::filesyst
     }
   }
   r->fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (r->fd_ < 0) return Error::of(io_errc::io, "cannot open '" + file.string() + "': " + std::strerror(errno));
+  if (r->fd_ < 0)
+    return Error::of(io_errc::io, "cannot open '" + file.string() + "': " + std::strerror(errno));
   return r;
 }
 
@@ -150,7 +153,8 @@ std::size_t SeriesRegistry::size() const {
   return keys_.size();
 }
 
-std::vector<SeriesId> SeriesRegistry::with(const std::string& field, const std::string& value) const {
+std::vector<SeriesId> SeriesRegistry::with(const std::string& field,
+                                           const std::string& value) const {
   std::shared_lock lk(mu_);
   if (auto it = postings_.find({field, value}); it != postings_.end()) return it->second;
   return {};

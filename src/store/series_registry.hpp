@@ -38,7 +38,8 @@ class SeriesRegistry {
   [[nodiscard]] std::optional<SeriesKey> key(SeriesId id) const;
   [[nodiscard]] std::size_t size() const;
   // Ids whose field (`device`, `metric` or a tag key) equals value.
-  [[nodiscard]] std::vector<SeriesId> with(const std::string& field, const std::string& value) const;
+  [[nodiscard]] std::vector<SeriesId> with(const std::string& field,
+                                           const std::string& value) const;
   [[nodiscard]] std::vector<SeriesKey> keys() const;
 
  private:

@@ -20,7 +20,8 @@ namespace strata::store {
 struct Store::SeriesState {
   mutable std::mutex mu;  // guards head and the chunks pointer against readers
   std::vector<Sample> head;
-  std::shared_ptr<const std::vector<ChunkRef>> chunks = std::make_shared<const std::vector<ChunkRef>>();
+  std::shared_ptr<const std::vector<ChunkRef>> chunks =
+      std::make_shared<const std::vector<ChunkRef>>();
   Timestamp max_ts = kMinTimestamp;
 };
 
@@ -40,7 +41,8 @@ bool chunk_crc_ok(std::span<const std::uint8_t> bytes) {
 constexpr Timestamp kTimestampLimit = Timestamp{1} << 62;
 bool in_range(Timestamp ts) { return ts >= -kTimestampLimit && ts <= kTimestampLimit; }
 std::string range_reason(Timestamp ts) {
-  return "timestamp " + std::to_string(ts) + " µs is outside the range Strata stores (±2^62 µs since the epoch)";
+  return "timestamp " + std::to_string(ts) +
+         " µs is outside the range Strata stores (±2^62 µs since the epoch)";
 }
 
 Timestamp window_floor(Timestamp newest, Timestamp window) {
@@ -61,7 +63,8 @@ void add_chunk(std::shared_ptr<const std::vector<ChunkRef>>& list, ChunkRef ref)
 
 // All samples of the given chunks, merged: on equal timestamps the higher precedence wins.
 Result<std::vector<Sample>> merge_chunks(std::vector<const ChunkRef*> chunks) {
-  std::sort(chunks.begin(), chunks.end(), [](auto* a, auto* b) { return a->precedence < b->precedence; });
+  std::sort(chunks.begin(), chunks.end(),
+            [](auto* a, auto* b) { return a->precedence < b->precedence; });
   std::map<Timestamp, double> merged;
   for (const ChunkRef* c : chunks) {
     auto samples = decode_chunk(c->bytes);
@@ -77,7 +80,9 @@ Result<std::vector<Sample>> merge_chunks(std::vector<const ChunkRef*> chunks) {
 }  // namespace
 
 Store::Store(std::filesystem::path dir, StoreOptions options)
-    : dir_(std::move(dir)), options_(std::move(options)), clock_(options_.clock ? options_.clock : &system_clock_) {}
+    : dir_(std::move(dir)),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : &system_clock_) {}
 
 Store::~Store() {
   wal_.reset();  // syncs under the policy
@@ -100,14 +105,18 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   if (options.out_of_order_window_us < 0)
     return Error::of(errc::invalid_argument, "out_of_order_window must not be negative");
   if (options.chunk_max_points < 2 || options.chunk_max_points > kMaxChunkPoints)
-    return Error::of(errc::invalid_argument, "chunk_max_points must be between 2 and " + std::to_string(kMaxChunkPoints));
+    return Error::of(errc::invalid_argument,
+                     "chunk_max_points must be between 2 and " + std::to_string(kMaxChunkPoints));
   std::error_code ec;
   std::filesystem::create_directories(dir / "chunks", ec);
-  if (ec) return Error::of(errc::io, "cannot create data directory '" + dir.string() + "': " + ec.message());
+  if (ec)
+    return Error::of(errc::io,
+                     "cannot create data directory '" + dir.string() + "': " + ec.message());
   std::unique_ptr<Store> st(new Store(dir, std::move(options)));
   st->lock_fd_ = ::open((dir / "LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (st->lock_fd_ < 0 || ::flock(st->lock_fd_, LOCK_EX | LOCK_NB) != 0)
-    return Error::of(errc::locked, "data directory '" + dir.string() + "' is in use by another Strata process");
+    return Error::of(errc::locked,
+                     "data directory '" + dir.string() + "' is in use by another Strata process");
   auto reg = SeriesRegistry::open(dir / "series.log");
   if (!reg) return reg.error();
   st->registry_ = std::move(*reg);
@@ -115,7 +124,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
 
   std::vector<WalDamage> damage;
   Store* self = st.get();
-  std::uint64_t orphans = 0;  // WAL points of series the registry does not know (lost registrations)
+  std::uint64_t orphans =
+      0;  // WAL points of series the registry does not know (lost registrations)
   auto on_samples = [self, &orphans](SeriesId id, std::span<const Sample> samples) {
     if (id >= self->registry_->size()) {
       orphans += samples.size();
@@ -134,27 +144,31 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
       self->insert_head(self->state(p.series), {&s, 1});
     }
   };
-  WalOptions wo{st->options_.fsync, st->options_.fsync_interval_us, [self] { return self->registry_->sync(); }};
+  WalOptions wo{st->options_.fsync, st->options_.fsync_interval_us,
+                [self] { return self->registry_->sync(); }};
   auto wal = WriteAheadLog::open(dir / "wal", wo, on_samples, on_points, damage);
   if (!wal) return wal.error();
   st->wal_ = std::move(*wal);
   if (orphans > 0)
-    st->lost_.push_back(LostRange{std::nullopt, "", kMinTimestamp, kMaxTimestamp, orphans,
-                                  "WAL points of series ids the registry does not hold (registrations lost)"});
+    st->lost_.push_back(
+        LostRange{std::nullopt, "", kMinTimestamp, kMaxTimestamp, orphans,
+                  "WAL points of series ids the registry does not hold (registrations lost)"});
   for (const auto& d : damage) {
     if (d.torn_tail) continue;
     st->lost_.push_back(LostRange{std::nullopt, "", d.last_good_ts, kMaxTimestamp, 0,
                                   "WAL segment " + d.segment + ": " + std::to_string(d.bytes) +
-                                      " corrupt bytes at offset " + std::to_string(d.offset) + " skipped"});
+                                      " corrupt bytes at offset " + std::to_string(d.offset) +
+                                      " skipped"});
   }
   for (SeriesId id = 0; id < st->registry_->size(); ++id) {
     auto& s = st->state(id);
     st->seal_full_heads(s);
   }
   for (const auto& l : st->lost_) {
-    spdlog::error("store: lost {} {} .. {} ({} points): {}", l.series_name.empty() ? "unknown series" : l.series_name,
-                  l.from == kMinTimestamp ? "-" : format_iso8601(l.from), l.to == kMaxTimestamp ? "-" : format_iso8601(l.to),
-                  l.points, l.reason);
+    spdlog::error("store: lost {} {} .. {} ({} points): {}",
+                  l.series_name.empty() ? "unknown series" : l.series_name,
+                  l.from == kMinTimestamp ? "-" : format_iso8601(l.from),
+                  l.to == kMaxTimestamp ? "-" : format_iso8601(l.to), l.points, l.reason);
   }
   return st;
 }
@@ -193,7 +207,8 @@ Status Store::load_chunks() {
     std::span<const std::uint8_t> bytes;
     if (mapped) bytes = (*mapped)->bytes();
     std::vector<ChunkMeta> metas;
-    auto report = [&](std::optional<SeriesId> series, Timestamp from, Timestamp to, std::uint64_t points, std::string why) {
+    auto report = [&](std::optional<SeriesId> series, Timestamp from, Timestamp to,
+                      std::uint64_t points, std::string why) {
       std::string name;
       if (series) {
         if (auto k = registry_->key(*series)) name = k->to_string();
@@ -208,29 +223,36 @@ Status Store::load_chunks() {
       metas = scan_chunk_file(bytes, stopped_at, skipped);
       spdlog::warn("store: {}; rebuilt from {}", index.error().message, path.string());
       for (const auto& k : skipped)
-        report(k.series < registry_->size() ? std::optional<SeriesId>(k.series) : std::nullopt, kMinTimestamp, kMaxTimestamp, 0,
+        report(k.series < registry_->size() ? std::optional<SeriesId>(k.series) : std::nullopt,
+               kMinTimestamp, kMaxTimestamp, 0,
                path.filename().string() + ": the chunk at byte " + std::to_string(k.offset) +
                    " fails its checksum and the index that dated it is unreadable");
       if (!mapped)
-        report(std::nullopt, kMinTimestamp, kMaxTimestamp, 0, path.filename().string() + " missing and its index unreadable");
+        report(std::nullopt, kMinTimestamp, kMaxTimestamp, 0,
+               path.filename().string() + " missing and its index unreadable");
       else if (stopped_at < bytes.size())
         report(std::nullopt, kMinTimestamp, kMaxTimestamp, 0,
-               path.filename().string() + " damaged from byte " + std::to_string(stopped_at) + " and its index unreadable");
+               path.filename().string() + " damaged from byte " + std::to_string(stopped_at) +
+                   " and its index unreadable");
     }
     for (std::uint32_t i = 0; i < metas.size(); ++i) {
       if (dead.count(i)) continue;
       const ChunkMeta& m = metas[i];
       if (m.series >= registry_->size()) {
-        report(std::nullopt, m.tmin, m.tmax, m.count, path.filename().string() + ": chunk of unknown series id " + std::to_string(m.series));
+        report(
+            std::nullopt, m.tmin, m.tmax, m.count,
+            path.filename().string() + ": chunk of unknown series id " + std::to_string(m.series));
         continue;
       }
       if (!mapped || m.offset + m.length > bytes.size()) {
-        report(m.series, m.tmin, m.tmax, m.count, path.filename().string() + (mapped ? " is truncated" : " is missing"));
+        report(m.series, m.tmin, m.tmax, m.count,
+               path.filename().string() + (mapped ? " is truncated" : " is missing"));
         continue;
       }
       const auto cb = bytes.subspan(m.offset, m.length);
       if (!chunk_crc_ok(cb)) {
-        report(m.series, m.tmin, m.tmax, m.count, path.filename().string() + ": chunk " + std::to_string(i) + " fails its checksum");
+        report(m.series, m.tmin, m.tmax, m.count,
+               path.filename().string() + ": chunk " + std::to_string(i) + " fails its checksum");
         continue;
       }
       auto& s = state(m.series);
@@ -248,9 +270,12 @@ void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
     if (s.head.empty() || x.ts > s.head.back().ts) {
       s.head.push_back(x);
     } else {
-      auto it = std::lower_bound(s.head.begin(), s.head.end(), x.ts, [](const Sample& a, Timestamp t) { return a.ts < t; });
-      if (it != s.head.end() && it->ts == x.ts) it->value = x.value;
-      else s.head.insert(it, x);
+      auto it = std::lower_bound(s.head.begin(), s.head.end(), x.ts,
+                                 [](const Sample& a, Timestamp t) { return a.ts < t; });
+      if (it != s.head.end() && it->ts == x.ts)
+        it->value = x.value;
+      else
+        s.head.insert(it, x);
     }
     s.max_ts = std::max(s.max_ts, x.ts);
   }
@@ -260,8 +285,13 @@ void Store::seal_full_heads(SeriesState& s) {
   while (s.head.size() >= options_.chunk_max_points) {
     const std::span<const Sample> part(s.head.data(), options_.chunk_max_points);
     auto buf = std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part));
-    ChunkRef ref{part.front().ts, part.back().ts, static_cast<std::uint32_t>(part.size()),
-                 precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)), 0, 0, buf,
+    ChunkRef ref{part.front().ts,
+                 part.back().ts,
+                 static_cast<std::uint32_t>(part.size()),
+                 precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)),
+                 0,
+                 0,
+                 buf,
                  std::span<const std::uint8_t>(*buf)};
     std::lock_guard lk(s.mu);
     add_chunk(s.chunks, std::move(ref));
@@ -271,10 +301,12 @@ void Store::seal_full_heads(SeriesState& s) {
 
 std::string Store::refusal_reason(Timestamp newest, Timestamp ts) const {
   char window[32];
-  const auto end = std::to_chars(window, window + sizeof window,
-                                 static_cast<double>(options_.out_of_order_window_us) / kMicrosPerSecond).ptr;
-  return "timestamp " + format_iso8601(ts) + " is older than the out-of-order window (" + std::string(window, end) +
-         " s before the series' newest point " + format_iso8601(newest) +
+  const auto end =
+      std::to_chars(window, window + sizeof window,
+                    static_cast<double>(options_.out_of_order_window_us) / kMicrosPerSecond)
+          .ptr;
+  return "timestamp " + format_iso8601(ts) + " is older than the out-of-order window (" +
+         std::string(window, end) + " s before the series' newest point " + format_iso8601(newest) +
          "); raise --out-of-order-window to accept it";
 }
 
@@ -294,7 +326,8 @@ std::vector<SeriesId> Store::select(const SeriesSelector& selector) const {
       narrowed = true;
     } else {
       std::vector<SeriesId> both;
-      std::set_intersection(candidates.begin(), candidates.end(), ids.begin(), ids.end(), std::back_inserter(both));
+      std::set_intersection(candidates.begin(), candidates.end(), ids.begin(), ids.end(),
+                            std::back_inserter(both));
       candidates.swap(both);
     }
   }
@@ -312,18 +345,22 @@ std::vector<SeriesId> Store::select(const SeriesSelector& selector) const {
 
 Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samples) {
   if (series >= registry_->size())
-    return Error::of(errc::invalid_argument, "series id " + std::to_string(series) + " is not registered");
+    return Error::of(errc::invalid_argument,
+                     "series id " + std::to_string(series) + " is not registered");
   std::lock_guard wl(write_mu_);
   auto& s = state(series);
   AppendResult result;
   std::vector<Sample> kept;
   std::span<const Sample> accepted = samples;
-  const Timestamp floor = s.max_ts == kMinTimestamp ? kMinTimestamp : window_floor(s.max_ts, options_.out_of_order_window_us);
+  const Timestamp floor = s.max_ts == kMinTimestamp
+                              ? kMinTimestamp
+                              : window_floor(s.max_ts, options_.out_of_order_window_us);
   Timestamp running_max = s.max_ts;
   bool all_ok = true;
   for (const Sample& x : samples) {
     if (x.ts < floor || !in_range(x.ts) ||
-        (running_max != kMinTimestamp && x.ts < window_floor(running_max, options_.out_of_order_window_us))) {
+        (running_max != kMinTimestamp &&
+         x.ts < window_floor(running_max, options_.out_of_order_window_us))) {
       all_ok = false;
       break;
     }
@@ -336,7 +373,8 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
         result.refused.push_back(Refusal{series, x.ts, range_reason(x.ts)});
         continue;
       }
-      if (running_max != kMinTimestamp && x.ts < window_floor(running_max, options_.out_of_order_window_us)) {
+      if (running_max != kMinTimestamp &&
+          x.ts < window_floor(running_max, options_.out_of_order_window_us)) {
         result.refused.push_back(Refusal{series, x.ts, refusal_reason(running_max, x.ts)});
         continue;
       }
@@ -373,7 +411,8 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
   std::vector<SeriesId> touched;
   for (const Point& p : points) {
     if (p.series >= n_series) {
-      result.refused.push_back(Refusal{p.series, p.ts, "series id " + std::to_string(p.series) + " is not registered"});
+      result.refused.push_back(
+          Refusal{p.series, p.ts, "series id " + std::to_string(p.series) + " is not registered"});
       continue;
     }
     if (group_count_[p.series]++ == 0) touched.push_back(p.series);
@@ -403,7 +442,8 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
         result.refused.push_back(Refusal{p.series, p.ts, range_reason(p.ts)});
         continue;
       }
-      if (running != kMinTimestamp && p.ts < window_floor(running, options_.out_of_order_window_us)) {
+      if (running != kMinTimestamp &&
+          p.ts < window_floor(running, options_.out_of_order_window_us)) {
         result.refused.push_back(Refusal{p.series, p.ts, refusal_reason(running, p.ts)});
         continue;
       }
@@ -420,7 +460,8 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
       const std::uint32_t end = start[g + 1];
       if (end == begin) continue;
       samples.clear();
-      for (std::uint32_t i = begin; i < end; ++i) samples.push_back(Sample{grouped[i].ts, grouped[i].value});
+      for (std::uint32_t i = begin; i < end; ++i)
+        samples.push_back(Sample{grouped[i].ts, grouped[i].value});
       SeriesState& s = *states[touched[g]];
       insert_head(s, samples);
       seal_full_heads(s);
@@ -450,7 +491,7 @@ Status Store::checkpoint_locked() {
   struct Item {
     SeriesId series;
     std::uint64_t precedence;
-    const ChunkRef* pending;                      // or
+    const ChunkRef* pending;  // or
     std::shared_ptr<std::vector<std::uint8_t>> head_chunk;
     Timestamp tmin, tmax;
     std::uint32_t count;
@@ -467,16 +508,19 @@ Status Store::checkpoint_locked() {
     std::lock_guard lk(s.mu);
     pins.push_back(s.chunks);
     for (const auto& c : *s.chunks)
-      if (c.file == 0) items.push_back(Item{id, c.precedence, &c, nullptr, c.tmin, c.tmax, c.count});
+      if (c.file == 0)
+        items.push_back(Item{id, c.precedence, &c, nullptr, c.tmin, c.tmax, c.count});
   }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.precedence < b.precedence; });
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.precedence < b.precedence; });
   for (SeriesId id = 0; id < n_states; ++id) {
     auto& s = state(id);
     std::lock_guard lk(s.mu);
     for (std::size_t at = 0; at < s.head.size(); at += options_.chunk_max_points) {
       const std::size_t n = std::min(options_.chunk_max_points, s.head.size() - at);
       const std::span<const Sample> part(s.head.data() + at, n);
-      items.push_back(Item{id, 0, nullptr, std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part)),
+      items.push_back(Item{id, 0, nullptr,
+                           std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part)),
                            part.front().ts, part.back().ts, static_cast<std::uint32_t>(n)});
     }
   }
@@ -502,8 +546,9 @@ Status Store::checkpoint_locked() {
     std::map<SeriesId, std::vector<ChunkRef>> added;
     for (std::uint32_t i = 0; i < writes.size(); ++i) {
       const auto& w = writes[i];
-      added[w.meta.series].push_back(ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count, precedence_of(file, i), file, i,
-                                              *mapped, (*mapped)->bytes().subspan(w.meta.offset, w.meta.length)});
+      added[w.meta.series].push_back(
+          ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count, precedence_of(file, i), file, i, *mapped,
+                   (*mapped)->bytes().subspan(w.meta.offset, w.meta.length)});
     }
     for (auto& [id, refs] : added) {
       auto& s = state(id);
@@ -512,7 +557,8 @@ Status Store::checkpoint_locked() {
       for (const auto& c : *s.chunks)
         if (c.file != 0) next_list->push_back(c);
       for (auto& r : refs) next_list->push_back(std::move(r));
-      std::stable_sort(next_list->begin(), next_list->end(), [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
+      std::stable_sort(next_list->begin(), next_list->end(),
+                       [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
       s.chunks = std::move(next_list);
       s.head.clear();
       s.head.shrink_to_fit();
@@ -534,12 +580,14 @@ Status Store::replace_chunks(std::vector<Replacement>& reps) {
       const std::size_t n = std::min(options_.chunk_max_points, rep.samples.size() - at);
       const std::span<const Sample> part(rep.samples.data() + at, n);
       encoded.push_back(std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part)));
-      writes.push_back(ChunkToWrite{ChunkMeta{rep.series, part.front().ts, part.back().ts, static_cast<std::uint32_t>(n), 0, 0},
+      writes.push_back(ChunkToWrite{ChunkMeta{rep.series, part.front().ts, part.back().ts,
+                                              static_cast<std::uint32_t>(n), 0, 0},
                                     std::span<const std::uint8_t>(*encoded.back())});
       owner_of.push_back(r);
     }
     for (const ChunkRef* c : rep.copy) {
-      writes.push_back(ChunkToWrite{ChunkMeta{rep.series, c->tmin, c->tmax, c->count, 0, 0}, c->bytes});
+      writes.push_back(
+          ChunkToWrite{ChunkMeta{rep.series, c->tmin, c->tmax, c->count, 0, 0}, c->bytes});
       owner_of.push_back(r);
     }
   }
@@ -573,21 +621,24 @@ Status Store::replace_chunks(std::vector<Replacement>& reps) {
   std::map<SeriesId, std::vector<ChunkRef>> added;
   for (std::uint32_t i = 0; i < writes.size(); ++i) {
     const auto& w = writes[i];
-    added[w.meta.series].push_back(ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count, precedence_of(file, i), file, i,
-                                            mapped, mapped->bytes().subspan(w.meta.offset, w.meta.length)});
+    added[w.meta.series].push_back(ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count,
+                                            precedence_of(file, i), file, i, mapped,
+                                            mapped->bytes().subspan(w.meta.offset, w.meta.length)});
   }
   for (const auto& rep : reps) {
     auto& s = state(rep.series);
     std::lock_guard lk(s.mu);
     auto list = std::make_shared<std::vector<ChunkRef>>();
     for (const auto& c : *s.chunks) {
-      const bool replaced = std::any_of(rep.old.begin(), rep.old.end(),
-                                        [&](const ChunkRef* o) { return o->file == c.file && o->index == c.index; });
+      const bool replaced = std::any_of(rep.old.begin(), rep.old.end(), [&](const ChunkRef* o) {
+        return o->file == c.file && o->index == c.index;
+      });
       if (!replaced) list->push_back(c);
     }
     for (auto& c : added[rep.series]) list->push_back(std::move(c));
     added[rep.series].clear();
-    std::stable_sort(list->begin(), list->end(), [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
+    std::stable_sort(list->begin(), list->end(),
+                     [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
     s.chunks = std::move(list);
   }
   return {};
@@ -599,7 +650,9 @@ Result<std::uint64_t> Store::delete_range(SeriesId series, Timestamp from, Times
 }
 
 Result<std::uint64_t> Store::delete_range_locked(SeriesId series, Timestamp from, Timestamp to) {
-  if (series >= registry_->size()) return Error::of(errc::invalid_argument, "series id " + std::to_string(series) + " is not registered");
+  if (series >= registry_->size())
+    return Error::of(errc::invalid_argument,
+                     "series id " + std::to_string(series) + " is not registered");
   if (from > to) return Error::of(errc::invalid_argument, "delete range is empty (from after to)");
   if (auto s = checkpoint_locked(); !s) return s.error();
   const auto pinned = snapshot(series).chunks;
@@ -627,8 +680,10 @@ Result<std::uint64_t> Store::delete_range_locked(SeriesId series, Timestamp from
   Replacement rep{series, group, {}, {}};
   std::uint64_t deleted = 0;
   for (const Sample& x : *merged) {
-    if (x.ts >= from && x.ts <= to) ++deleted;
-    else rep.samples.push_back(x);
+    if (x.ts >= from && x.ts <= to)
+      ++deleted;
+    else
+      rep.samples.push_back(x);
   }
   std::vector<Replacement> reps{std::move(rep)};
   if (auto s = replace_chunks(reps); !s) return s.error();
@@ -684,7 +739,9 @@ Status Store::compact() {
   }
   if (!sparse.empty()) {
     for (SeriesId id = 0; id < pins.size(); ++id) {
-      if (std::any_of(reps.begin(), reps.end(), [&](const Replacement& r) { return r.series == id; })) continue;
+      if (std::any_of(reps.begin(), reps.end(),
+                      [&](const Replacement& r) { return r.series == id; }))
+        continue;
       Replacement rep{id, {}, {}, {}};
       for (const auto& c : *pins[id]) {
         if (sparse.count(c.file)) {

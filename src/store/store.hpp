@@ -40,7 +40,8 @@ struct StoreOptions {
   Timestamp fsync_interval_us = 100'000;
   Timestamp out_of_order_window_us = 3600 * kMicrosPerSecond;
   std::size_t chunk_max_points = 8192;
-  std::uint64_t checkpoint_wal_bytes = 256ull << 20;  // seal everything when the WAL grows past this
+  std::uint64_t checkpoint_wal_bytes = 256ull
+                                       << 20;  // seal everything when the WAL grows past this
   std::vector<RetentionRule> retention;
   const Clock* clock = nullptr;  // defaults to the system clock
 };
@@ -60,7 +61,7 @@ struct ChunkRef {
 struct SeriesSnapshot {
   SeriesId series = 0;
   std::shared_ptr<const std::vector<ChunkRef>> chunks;  // sorted by tmin
-  std::vector<Sample> head;                              // sorted, newest writes
+  std::vector<Sample> head;                             // sorted, newest writes
 };
 
 // Why a point was not stored.
@@ -86,10 +87,10 @@ struct LostRange {
 
 struct StoreStats {
   std::size_t series = 0;
-  std::uint64_t points = 0;         // sealed and in heads
+  std::uint64_t points = 0;  // sealed and in heads
   std::uint64_t chunks = 0;
-  std::uint64_t data_bytes = 0;     // compressed chunk payloads
-  std::uint64_t bytes_on_disk = 0;  // every file under the data directory (sizes)
+  std::uint64_t data_bytes = 0;       // compressed chunk payloads
+  std::uint64_t bytes_on_disk = 0;    // every file under the data directory (sizes)
   std::uint64_t allocated_bytes = 0;  // what the file system allocated for it (du)
   std::uint64_t wal_bytes = 0;
   std::uint64_t head_points = 0;
@@ -97,7 +98,8 @@ struct StoreStats {
 
 class Store {
  public:
-  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, StoreOptions options = {});
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
+                                             StoreOptions options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

@@ -12,10 +12,18 @@ constexpr unsigned kMaxExponent = 18;
 constexpr double kMantissaLimit = 9007199254740992.0;  // 2^53: mantissas stay exact doubles
 constexpr std::int64_t kMaxUlpCorrection = std::int64_t{1} << 24;
 
-constexpr std::array<double, kMaxExponent + 1> kPow10 = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+constexpr std::array<double, kMaxExponent + 1> kPow10 = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+                                                         1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                                                         1e14, 1e15, 1e16, 1e17, 1e18};
 
-enum Predictor : unsigned { kLevel = 0, kDelta = 1, kDelta2 = 2, kEwma1 = 3, kEwma4 = 6, kPredictors = 7 };
+enum Predictor : unsigned {
+  kLevel = 0,
+  kDelta = 1,
+  kDelta2 = 2,
+  kEwma1 = 3,
+  kEwma4 = 6,
+  kPredictors = 7
+};
 
 // The mantissa of v at exponent e, if v is exactly m / 10^e.
 bool exact_mantissa(double v, unsigned e, std::int64_t& m) {
@@ -62,7 +70,8 @@ Mantissas mantissas_at(std::span<const double> values, unsigned e) {
       const double approx = static_cast<double>(m) / kPow10[e];
       const std::int64_t delta = static_cast<std::int64_t>(double_bits(v)) -
                                  static_cast<std::int64_t>(double_bits(approx));
-      if (std::signbit(approx) == std::signbit(v) && delta > -kMaxUlpCorrection && delta < kMaxUlpCorrection) {
+      if (std::signbit(approx) == std::signbit(v) && delta > -kMaxUlpCorrection &&
+          delta < kMaxUlpCorrection) {
         corr = zigzag(delta) + 2;
       } else {
         corr = 1;
@@ -76,14 +85,16 @@ Mantissas mantissas_at(std::span<const double> values, unsigned e) {
     }
     out.m[i] = m;
     out.corrections[i] = corr;
-    out.cost_proxy += bit_length(zigzag(m - prev)) + 1 + (corr ? 8 + bit_length(corr) : 0) + (corr == 1 ? 64 : 0);
+    out.cost_proxy +=
+        bit_length(zigzag(m - prev)) + 1 + (corr ? 8 + bit_length(corr) : 0) + (corr == 1 ? 64 : 0);
     prev = m;
   }
   return out;
 }
 
 // The residuals of mantissas m[1..] under predictor p (m[0] is stored as is).
-void residuals(const std::vector<std::int64_t>& m, unsigned p, std::int64_t level, std::vector<std::uint64_t>& out) {
+void residuals(const std::vector<std::int64_t>& m, unsigned p, std::int64_t level,
+               std::vector<std::uint64_t>& out) {
   out.resize(m.empty() ? 0 : m.size() - 1);
   if (m.size() < 2) return;
   if (p == kLevel) {
@@ -92,7 +103,8 @@ void residuals(const std::vector<std::int64_t>& m, unsigned p, std::int64_t leve
     for (std::size_t i = 1; i < m.size(); ++i) out[i - 1] = zigzag(m[i] - m[i - 1]);
   } else if (p == kDelta2) {
     out[0] = zigzag(m[1] - m[0]);
-    for (std::size_t i = 2; i < m.size(); ++i) out[i - 1] = zigzag(m[i] - (2 * m[i - 1] - m[i - 2]));
+    for (std::size_t i = 2; i < m.size(); ++i)
+      out[i - 1] = zigzag(m[i] - (2 * m[i - 1] - m[i - 2]));
   } else {
     const unsigned k = p - kEwma1 + 1;
     std::int64_t s = m[0] * 256;
@@ -163,7 +175,8 @@ bool encode_decimal(std::span<const double> values, std::vector<std::uint8_t>& o
   }
   std::array<unsigned, kPredictors> order{};
   for (unsigned p = 0; p < kPredictors; ++p) order[p] = p;
-  std::sort(order.begin(), order.end(), [&](unsigned a, unsigned b) { return proxy[a] < proxy[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](unsigned a, unsigned b) { return proxy[a] < proxy[b]; });
   unsigned predictor = order[0];
   std::vector<std::uint64_t> r_best;
   residuals(best.m, order[0], level, r_best);
@@ -212,7 +225,8 @@ void DecimalDecoder::mantissas(std::int64_t* out, std::size_t n) {
   }
   // Wrapping arithmetic (corrupt input must not be undefined behaviour), range-checked below.
   auto add = [](std::int64_t a, std::uint64_t z) {
-    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(unzigzag(z)));
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) +
+                                     static_cast<std::uint64_t>(unzigzag(z)));
   };
   constexpr std::int64_t kLimit = std::int64_t{1} << 53;
   auto outside = [](std::int64_t m) { return static_cast<std::uint64_t>(m + kLimit) >> 54; };
@@ -242,7 +256,9 @@ void DecimalDecoder::mantissas(std::int64_t* out, std::size_t n) {
         for (std::size_t j = 0; j < len; ++j) {
           const bool second = index_ + i + j == 1;
           const std::int64_t pred =
-              second ? m1 : static_cast<std::int64_t>(2 * static_cast<std::uint64_t>(m1) - static_cast<std::uint64_t>(m2));
+              second ? m1
+                     : static_cast<std::int64_t>(2 * static_cast<std::uint64_t>(m1) -
+                                                 static_cast<std::uint64_t>(m2));
           const std::int64_t m = add(pred, z[j]);
           bad |= outside(m);
           m2 = m1;
@@ -292,7 +308,8 @@ void DecimalDecoder::values(double* out, std::size_t n) {
             failed_ = true;
             out[i] = approx;
           } else {
-            out[i] = bits_double(static_cast<std::uint64_t>(static_cast<std::int64_t>(double_bits(approx)) + delta));
+            out[i] = bits_double(
+                static_cast<std::uint64_t>(static_cast<std::int64_t>(double_bits(approx)) + delta));
           }
         }
       }

@@ -39,9 +39,13 @@ class DecimalDecoder {
   // The next n mantissas; with exact() every value is mantissa / 10^exponent(), so aggregates can
   // run on integers. REQUIRES: no more than remain; not mixed with values() on one decoder.
   void mantissas(std::int64_t* out, std::size_t n);
-  [[nodiscard]] bool exact() const { return corrections_.constant() && corrections_.constant_value() == 0 && n_raw_ == 0; }
+  [[nodiscard]] bool exact() const {
+    return corrections_.constant() && corrections_.constant_value() == 0 && n_raw_ == 0;
+  }
   [[nodiscard]] unsigned exponent() const { return exponent_; }
-  [[nodiscard]] bool failed() const { return failed_ || residuals_.failed() || corrections_.failed(); }
+  [[nodiscard]] bool failed() const {
+    return failed_ || residuals_.failed() || corrections_.failed();
+  }
 
  private:
   unsigned exponent_ = 0;

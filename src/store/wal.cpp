@@ -41,7 +41,8 @@ std::vector<std::uint64_t> list_segments(const std::filesystem::path& dir) {
 }
 
 // Decodes one record's payload; false when it does not parse (counted as damage).
-bool replay_payload(std::span<const std::uint8_t> payload, const WriteAheadLog::SamplesFn& on_samples,
+bool replay_payload(std::span<const std::uint8_t> payload,
+                    const WriteAheadLog::SamplesFn& on_samples,
                     const WriteAheadLog::PointsFn& on_points, Timestamp& last_ts) {
   ByteReader in(payload);
   const std::uint8_t type = in.u8();
@@ -71,7 +72,8 @@ bool replay_payload(std::span<const std::uint8_t> payload, const WriteAheadLog::
       std::uint64_t delta = 0;
       for (std::uint64_t i = 1; i < n; ++i) {
         // wrapping arithmetic: corrupt input must not be undefined behaviour
-        delta = i == 1 ? static_cast<std::uint64_t>(in.svarint()) : delta + static_cast<std::uint64_t>(in.svarint());
+        delta = i == 1 ? static_cast<std::uint64_t>(in.svarint())
+                       : delta + static_cast<std::uint64_t>(in.svarint());
         s[i].ts = static_cast<Timestamp>(static_cast<std::uint64_t>(s[i - 1].ts) + delta);
       }
       for (auto& x : s) x.value = bits_double(in.u64());
@@ -98,7 +100,8 @@ bool replay_payload(std::span<const std::uint8_t> payload, const WriteAheadLog::
   return false;
 }
 
-bool record_at(std::span<const std::uint8_t> data, std::size_t pos, std::span<const std::uint8_t>& payload) {
+bool record_at(std::span<const std::uint8_t> data, std::size_t pos,
+               std::span<const std::uint8_t>& payload) {
   if (data.size() - pos < 8) return false;
   std::uint32_t len, crc;
   std::memcpy(&len, data.data() + pos, 4);
@@ -113,12 +116,16 @@ bool record_at(std::span<const std::uint8_t> data, std::size_t pos, std::span<co
 WriteAheadLog::WriteAheadLog(std::filesystem::path dir, WalOptions options)
     : dir_(std::move(dir)), options_(options) {}
 
-Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::open(const std::filesystem::path& dir, WalOptions options,
-                                                           const SamplesFn& on_samples, const PointsFn& on_points,
+Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::open(const std::filesystem::path& dir,
+                                                           WalOptions options,
+                                                           const SamplesFn& on_samples,
+                                                           const PointsFn& on_points,
                                                            std::vector<WalDamage>& damage) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Error::of(io_errc::io, "cannot create WAL directory '" + dir.string() + "': " + ec.message());
+  if (ec)
+    return Error::of(io_errc::io,
+                     "cannot create WAL directory '" + dir.string() + "': " + ec.message());
   std::unique_ptr<WriteAheadLog> wal(new WriteAheadLog(dir, options));
   const auto segments = list_segments(dir);
   std::uint64_t total = 0;
@@ -132,7 +139,8 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::open(const std::filesystem
     Timestamp last_ts = kMinTimestamp;
     while (pos < bytes.size()) {
       std::span<const std::uint8_t> payload;
-      if (record_at(bytes, pos, payload) && replay_payload(payload, on_samples, on_points, last_ts)) {
+      if (record_at(bytes, pos, payload) &&
+          replay_payload(payload, on_samples, on_points, last_ts)) {
         pos += 8 + payload.size();
         continue;
       }
@@ -141,13 +149,17 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::open(const std::filesystem
       while (next < bytes.size() && !record_at(bytes, next, payload)) ++next;
       WalDamage d{path.filename().string(), pos, next - pos, last && next >= bytes.size(), last_ts};
       if (d.torn_tail) {
-        spdlog::warn("wal: torn tail in {} at byte {} ({} bytes cut): the last write was interrupted",
-                     d.segment, pos, d.bytes);
+        spdlog::warn(
+            "wal: torn tail in {} at byte {} ({} bytes cut): the last write was interrupted",
+            d.segment, pos, d.bytes);
         if (::truncate(path.c_str(), static_cast<off_t>(pos)) != 0)
           return Error::of(io_errc::io, "cannot cut torn WAL tail of '" + path.string() + "'");
       } else {
-        spdlog::error("wal: corrupt record in {} at byte {}: {} bytes skipped (points written after {} may be lost)",
-                      d.segment, pos, d.bytes, last_ts == kMinTimestamp ? std::string("the segment start") : std::to_string(last_ts));
+        spdlog::error(
+            "wal: corrupt record in {} at byte {}: {} bytes skipped (points written after {} may "
+            "be lost)",
+            d.segment, pos, d.bytes,
+            last_ts == kMinTimestamp ? std::string("the segment start") : std::to_string(last_ts));
       }
       damage.push_back(d);
       pos = next;
@@ -158,7 +170,8 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::open(const std::filesystem
   wal->bytes_ = total;
   const std::uint64_t next = segments.empty() ? 1 : segments.back() + 1;
   if (auto s = wal->open_segment(next); !s) return s.error();
-  if (options.fsync == FsyncPolicy::interval) wal->syncer_ = std::thread([w = wal.get()] { w->sync_loop(); });
+  if (options.fsync == FsyncPolicy::interval)
+    wal->syncer_ = std::thread([w = wal.get()] { w->sync_loop(); });
   return wal;
 }
 
@@ -178,7 +191,9 @@ WriteAheadLog::~WriteAheadLog() {
 Status WriteAheadLog::open_segment(std::uint64_t number) {
   const auto path = segment_path(dir_, number);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return Error::of(io_errc::io, "cannot create WAL segment '" + path.string() + "': " + std::strerror(errno));
+  if (fd < 0)
+    return Error::of(io_errc::io,
+                     "cannot create WAL segment '" + path.string() + "': " + std::strerror(errno));
   std::lock_guard lk(sync_mu_);
   if (fd_ >= 0) {
     if (options_.fsync != FsyncPolicy::off) {
@@ -244,7 +259,8 @@ Status WriteAheadLog::append(std::span<const Point> points) {
     w.svarint(points[i].ts);
     std::uint64_t prev_delta = 0;
     for (std::size_t k = i + 1; k < end; ++k) {
-      const std::uint64_t delta = static_cast<std::uint64_t>(points[k].ts) - static_cast<std::uint64_t>(points[k - 1].ts);
+      const std::uint64_t delta =
+          static_cast<std::uint64_t>(points[k].ts) - static_cast<std::uint64_t>(points[k - 1].ts);
       w.svarint(static_cast<std::int64_t>(k == i + 1 ? delta : delta - prev_delta));
       prev_delta = delta;
     }
@@ -292,7 +308,8 @@ Status WriteAheadLog::drop_before(std::uint64_t first_kept) {
     std::error_code ec;
     freed += std::filesystem::file_size(path, ec);
     if (!std::filesystem::remove(path, ec) && ec)
-      return Error::of(io_errc::io, "cannot delete WAL segment '" + path.string() + "': " + ec.message());
+      return Error::of(io_errc::io,
+                       "cannot delete WAL segment '" + path.string() + "': " + ec.message());
   }
   bytes_ -= std::min<std::uint64_t>(freed, bytes_);
   return sync_dir(dir_);

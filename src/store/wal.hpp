@@ -54,8 +54,10 @@ class WriteAheadLog {
   // Replays every segment in dir through the callbacks, then opens a new segment for appends.
   using SamplesFn = std::function<void(SeriesId, std::span<const Sample>)>;
   using PointsFn = std::function<void(std::span<const Point>)>;
-  static Result<std::unique_ptr<WriteAheadLog>> open(const std::filesystem::path& dir, WalOptions options,
-                                                     const SamplesFn& on_samples, const PointsFn& on_points,
+  static Result<std::unique_ptr<WriteAheadLog>> open(const std::filesystem::path& dir,
+                                                     WalOptions options,
+                                                     const SamplesFn& on_samples,
+                                                     const PointsFn& on_points,
                                                      std::vector<WalDamage>& damage);
   ~WriteAheadLog();
 

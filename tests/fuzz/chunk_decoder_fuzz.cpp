@@ -35,8 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ts += 1 + (gap % 100'000'000);
     // Half the values as short decimals, so both codecs see input.
     double v;
-    if (bits & 1) v = static_cast<double>(static_cast<std::int64_t>(bits >> 40) - (1 << 22)) / 100.0;
-    else std::memcpy(&v, &bits, 8);
+    if (bits & 1)
+      v = static_cast<double>(static_cast<std::int64_t>(bits >> 40) - (1 << 22)) / 100.0;
+    else
+      std::memcpy(&v, &bits, 8);
     samples.push_back({ts, v});
   }
   if (samples.empty()) return 0;

@@ -26,11 +26,15 @@ int main(int argc, char** argv) {
     const int edits = 1 + static_cast<int>(rng() % 8);
     for (int k = 0; k < edits; ++k) {
       const auto op = rng() % 4;
-      if (op == 0 && !buf.empty()) buf[rng() % buf.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
-      else if (op == 1 && !buf.empty()) buf.resize(rng() % buf.size());
-      else if (op == 2) buf.insert(buf.begin() + static_cast<long>(buf.empty() ? 0 : rng() % buf.size()),
-                                   static_cast<std::uint8_t>(rng()));
-      else if (!buf.empty()) buf[rng() % buf.size()] = static_cast<std::uint8_t>(rng());
+      if (op == 0 && !buf.empty())
+        buf[rng() % buf.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+      else if (op == 1 && !buf.empty())
+        buf.resize(rng() % buf.size());
+      else if (op == 2)
+        buf.insert(buf.begin() + static_cast<long>(buf.empty() ? 0 : rng() % buf.size()),
+                   static_cast<std::uint8_t>(rng()));
+      else if (!buf.empty())
+        buf[rng() % buf.size()] = static_cast<std::uint8_t>(rng());
     }
     LLVMFuzzerTestOneInput(buf.data(), buf.size());
   }

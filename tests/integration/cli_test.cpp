@@ -73,7 +73,8 @@ TEST_F(Cli, RefusesBadLinesWithReasonsAndKeepsTheRest) {
                          "m,device=a temp=oops 20000000000000\n"
                          "m,device=a temp=2.5 30000000000000\n"
                          "m,device=a temp=0.5 1\n";  // 30,000 s older: beyond the 1 h window
-  const auto imp = run("--data-dir " + (dir_ / "db").string() + " import " + file.string() + " --precision ns");
+  const auto imp =
+      run("--data-dir " + (dir_ / "db").string() + " import " + file.string() + " --precision ns");
   ASSERT_EQ(imp.rc, 0) << imp.out;
   EXPECT_NE(imp.out.find("imported 2 points, refused 2"), std::string::npos) << imp.out;
   EXPECT_NE(imp.out.find("out-of-order window"), std::string::npos) << imp.out;

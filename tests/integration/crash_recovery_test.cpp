@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <bit>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 
@@ -28,7 +28,8 @@ std::vector<Sample> batch_samples(int series, std::uint32_t batch) {
   std::vector<Sample> out;
   for (int i = 0; i < kBatch; ++i) {
     const Timestamp ts = (static_cast<Timestamp>(batch) * kBatch + i) * 1'000'000;
-    out.push_back({ts, std::round((series * 10 + std::sin(static_cast<double>(ts) / 7e7)) * 1000) / 1000});
+    out.push_back(
+        {ts, std::round((series * 10 + std::sin(static_cast<double>(ts) / 7e7)) * 1000) / 1000});
   }
   return out;
 }
@@ -44,17 +45,22 @@ StoreOptions options(FsyncPolicy policy) {
 
 // Appends batches from `first` on (earlier ones are durable; rewriting a partly written batch is
 // idempotent) and writes each acknowledged batch number to ack_fd.
-[[noreturn]] void writer(const std::filesystem::path& dir, FsyncPolicy policy, int ack_fd, std::uint32_t first) {
+[[noreturn]] void writer(const std::filesystem::path& dir, FsyncPolicy policy, int ack_fd,
+                         std::uint32_t first) {
   auto st = Store::open(dir, options(policy));
   if (!st) _exit(3);
   std::vector<SeriesId> ids;
-  for (int s = 0; s < kSeries; ++s) ids.push_back(*(*st)->resolve(SeriesKey{"dev" + std::to_string(s), "temp", {}}));
+  for (int s = 0; s < kSeries; ++s)
+    ids.push_back(*(*st)->resolve(SeriesKey{"dev" + std::to_string(s), "temp", {}}));
   for (std::uint32_t b = first;; ++b) {
     if (b % 2 == 0) {  // one series at a time
       for (int s = 0; s < kSeries; ++s) {
         auto r = (*st)->append(ids[static_cast<std::size_t>(s)], batch_samples(s, b));
         if (!r || r->accepted != kBatch) {
-          std::fprintf(stderr, "append: %s\n", !r ? r.error().message.c_str() : r->refused.empty() ? "?" : r->refused[0].reason.c_str());
+          std::fprintf(stderr, "append: %s\n",
+                       !r                   ? r.error().message.c_str()
+                       : r->refused.empty() ? "?"
+                                            : r->refused[0].reason.c_str());
           _exit(4);
         }
       }
@@ -67,7 +73,10 @@ StoreOptions options(FsyncPolicy policy) {
         }
       auto r = (*st)->append(points);
       if (!r || r->accepted != points.size()) {
-        std::fprintf(stderr, "append: %s\n", !r ? r.error().message.c_str() : r->refused.empty() ? "?" : r->refused[0].reason.c_str());
+        std::fprintf(stderr, "append: %s\n",
+                     !r                   ? r.error().message.c_str()
+                     : r->refused.empty() ? "?"
+                                          : r->refused[0].reason.c_str());
         _exit(4);
       }
     }
@@ -79,7 +88,8 @@ StoreOptions options(FsyncPolicy policy) {
 class CrashRecovery : public ::testing::TestWithParam<FsyncPolicy> {};
 
 TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
-  const auto dir = std::filesystem::temp_directory_path() / ("strata-crash-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("strata-crash-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::mt19937 rng(7);
   std::uint32_t acked_total = 0;
@@ -100,7 +110,8 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
     if (seen != wait_for) {
       int status = 0;
       ::waitpid(pid, &status, 0);
-      FAIL() << "the writer stopped early, exit code " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
+      FAIL() << "the writer stopped early, exit code "
+             << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
              << " (3 open failed, 4 an append failed, 5 the pipe broke)";
     }
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
@@ -120,13 +131,15 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
       RangeCursor cursor((*st)->snapshot(*id), kMinTimestamp, kMaxTimestamp);
       std::vector<Sample> got, batch;
       while (cursor.next(batch)) got.insert(got.end(), batch.begin(), batch.end());
-      ASSERT_GE(got.size(), static_cast<std::size_t>(acked_total) * kBatch) << "series " << s << ", round " << round;
+      ASSERT_GE(got.size(), static_cast<std::size_t>(acked_total) * kBatch)
+          << "series " << s << ", round " << round;
       for (std::uint32_t b = 0; b < acked_total; ++b) {
         const auto want = batch_samples(s, b);
         for (int i = 0; i < kBatch; ++i) {
           const Sample& g = got[static_cast<std::size_t>(b) * kBatch + static_cast<std::size_t>(i)];
           ASSERT_EQ(g.ts, want[static_cast<std::size_t>(i)].ts);
-          ASSERT_EQ(std::bit_cast<std::uint64_t>(g.value), std::bit_cast<std::uint64_t>(want[static_cast<std::size_t>(i)].value));
+          ASSERT_EQ(std::bit_cast<std::uint64_t>(g.value),
+                    std::bit_cast<std::uint64_t>(want[static_cast<std::size_t>(i)].value));
         }
       }
     }
@@ -135,6 +148,7 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
   std::filesystem::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Policies, CrashRecovery, ::testing::Values(FsyncPolicy::every_batch, FsyncPolicy::interval));
+INSTANTIATE_TEST_SUITE_P(Policies, CrashRecovery,
+                         ::testing::Values(FsyncPolicy::every_batch, FsyncPolicy::interval));
 
 }  // namespace

@@ -25,7 +25,9 @@ bool pid_gone(pid_t pid) { return ::kill(pid, 0) == -1 && errno == ESRCH; }
 // A work directory for one test, removed afterwards.
 class WorkDir {
  public:
-  WorkDir() : path_(fs::path(::testing::TempDir()) / ("strata-peers-test-" + std::to_string(::getpid()))) {}
+  WorkDir()
+      : path_(fs::path(::testing::TempDir()) /
+              ("strata-peers-test-" + std::to_string(::getpid()))) {}
   ~WorkDir() {
     std::error_code ec;
     fs::remove_all(path_, ec);
@@ -145,7 +147,8 @@ TEST(NabDataset, LoadsAllFilesBitExact) {
     if (s.key.device == "machine_temperature_system_failure") machine = &s;
   ASSERT_NE(machine, nullptr);
   EXPECT_EQ(*machine->key.tag("category"), "realKnownCause");
-  EXPECT_EQ(machine->samples[0].ts, Timestamp{1'386'018'900} * kMicrosPerSecond);  // 2013-12-02 21:15
+  EXPECT_EQ(machine->samples[0].ts,
+            Timestamp{1'386'018'900} * kMicrosPerSecond);  // 2013-12-02 21:15
   EXPECT_EQ(machine->samples[0].value, 73.96732207);
   EXPECT_EQ(machine->samples[1].value, 74.93588199999998);
 }
@@ -164,18 +167,20 @@ TEST(PeerProcess, ReportsTheLogWhenTheServerDiesAtStart) {
   ASSERT_TRUE(dir.ok()) << dir.error().message;
   auto port = pick_free_port();
   ASSERT_TRUE(port.ok());
-  auto process = PeerProcess::spawn({.name = "dying",
-                                     .program = "/bin/sh",
-                                     .args = {"-c", "echo 'cannot open storage: disk on fire'; exit 3"},
-                                     .log_file = dir->path() / "dying.log",
-                                     .working_dir = dir->path()});
+  auto process =
+      PeerProcess::spawn({.name = "dying",
+                          .program = "/bin/sh",
+                          .args = {"-c", "echo 'cannot open storage: disk on fire'; exit 3"},
+                          .log_file = dir->path() / "dying.log",
+                          .working_dir = dir->path()});
   ASSERT_TRUE(process.ok()) << process.error().message;
   auto ready = process->wait_ready("http://127.0.0.1:" + std::to_string(*port) + "/health",
                                    std::chrono::seconds(10));
   ASSERT_FALSE(ready.ok());
   EXPECT_TRUE(ready.error().is(PeerErrc::exited)) << ready.error().message;
   EXPECT_NE(ready.error().message.find("disk on fire"), std::string::npos) << ready.error().message;
-  EXPECT_NE(ready.error().message.find("exit status 3"), std::string::npos) << ready.error().message;
+  EXPECT_NE(ready.error().message.find("exit status 3"), std::string::npos)
+      << ready.error().message;
 }
 
 TEST(PeerProcess, KillsAServerThatIgnoresSigterm) {
@@ -285,9 +290,7 @@ TEST_P(PeersTest, HoldEverythingSentAndAnswerEveryBucket) {
 INSTANTIATE_TEST_SUITE_P(Peers, PeersTest,
                          ::testing::Values(PeerCase{"VictoriaMetrics", &start_victoria_metrics},
                                            PeerCase{"InfluxDB", &start_influxdb}),
-                         [](const auto& info) {
-                           return std::string(info.param.label);
-                         });
+                         [](const auto& info) { return std::string(info.param.label); });
 
 TEST(Peers, StartFailsClearlyWithoutTheProgram) {
   WorkDir work;

@@ -633,13 +633,15 @@ TEST(Store, TimestampsAtTheEndsOfTheRange) {
     for (const Sample& x : low) EXPECT_EQ(must_append(*store, lo, {x}).accepted, 1u);
     for (const Sample& x : high)
       EXPECT_EQ(must_append(*store, std::vector<Point>{{hi, x.ts, x.value}}).accepted, 1u);
-    EXPECT_EQ(must_append(*store, lo, {{-kLimit + 2, 3.0}}).accepted, 1u) << "late, within the window";
+    EXPECT_EQ(must_append(*store, lo, {{-kLimit + 2, 3.0}}).accepted, 1u)
+        << "late, within the window";
     EXPECT_EQ(must_append(*store, std::vector<Point>{{lo, -kLimit + 3, 4.0}}).accepted, 1u);
     for (Timestamp beyond : {kMinTimestamp, -kLimit - 1, kLimit + 1, kMaxTimestamp}) {
       const auto one = must_append(*store, lo, {{beyond, 9.0}});
       EXPECT_EQ(one.accepted, 0u);
       ASSERT_EQ(one.refused.size(), 1u);
-      EXPECT_NE(one.refused[0].reason.find("outside the range"), std::string::npos) << one.refused[0].reason;
+      EXPECT_NE(one.refused[0].reason.find("outside the range"), std::string::npos)
+          << one.refused[0].reason;
       const auto mixed = must_append(*store, std::vector<Point>{{hi, beyond, 9.0}});
       EXPECT_EQ(mixed.accepted, 0u);
       EXPECT_EQ(mixed.refused.size(), 1u);
