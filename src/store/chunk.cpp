@@ -74,17 +74,20 @@ std::vector<std::uint8_t> encode_chunk(std::span<const Sample> samples) {
   return out;
 }
 
+bool chunk_checksum_ok(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 9) return false;
+  std::uint32_t stored;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
+  return crc32c(bytes.data(), bytes.size() - 4) == stored;
+}
+
 Result<std::unique_ptr<ChunkDecoder>> ChunkDecoder::open(std::span<const std::uint8_t> bytes,
                                                          bool verify_crc) {
   auto corrupt = [](const char* what) {
     return Error::of(chunk_errc::corrupt, std::string("chunk: ") + what);
   };
   if (bytes.size() < 9) return corrupt("too short");
-  if (verify_crc) {
-    std::uint32_t stored;
-    std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
-    if (crc32c(bytes.data(), bytes.size() - 4) != stored) return corrupt("checksum mismatch");
-  }
+  if (verify_crc && !chunk_checksum_ok(bytes)) return corrupt("checksum mismatch");
   ByteReader in(bytes.first(bytes.size() - 4));
   if (in.u8() != kChunkMagic) return corrupt("bad magic");
   if (in.u8() != kChunkFormat) return corrupt("unknown format version");

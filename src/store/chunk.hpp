@@ -48,12 +48,12 @@ class ChunkDecoder {
   std::size_t next(Sample* out, std::size_t max);
   // The same as parallel arrays (the fast path of scans and aggregates).
   std::size_t next_block(Timestamp* ts, double* values, std::size_t max);
-  // True for decimal chunks whose every value is exactly mantissa / 10^exponent(): aggregates
+  // True for decimal chunks whose every value is exactly mantissa / scale(): aggregates
   // can then run on the integer mantissas. Use either next_block_mantissas or the others.
   [[nodiscard]] bool integer_values() const {
     return codec_ == ValueCodec::decimal && decimal_.exact();
   }
-  [[nodiscard]] unsigned exponent() const { return decimal_.exponent(); }
+  [[nodiscard]] double scale() const { return decimal_.scale(); }  // 10^exponent
   // A regular chunk's timestamps are first + i·step: scans can skip decoding them (pass a null
   // ts to the next_block functions).
   [[nodiscard]] bool regular() const {
@@ -82,6 +82,9 @@ class ChunkDecoder {
   DecimalDecoder decimal_;
   GorillaDecoder gorilla_;
 };
+
+// Whether the chunk's trailing CRC-32C matches its bytes.
+bool chunk_checksum_ok(std::span<const std::uint8_t> bytes);
 
 // Decodes a whole chunk (tests, compaction).
 Result<std::vector<Sample>> decode_chunk(std::span<const std::uint8_t> bytes);

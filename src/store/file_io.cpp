@@ -100,31 +100,19 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
 }
 
-std::uint64_t directory_bytes(const std::filesystem::path& dir) {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec)) total += it->file_size(ec);
-  }
-  return total;
-}
-
-}  // namespace strata::store
-
-namespace strata::store {
-
-std::uint64_t directory_allocated_bytes(const std::filesystem::path& dir) {
-  std::uint64_t total = 0;
+DirectoryUsage directory_usage(const std::filesystem::path& dir) {
+  DirectoryUsage usage;
   struct stat st {};
-  if (::lstat(dir.c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  if (::lstat(dir.c_str(), &st) == 0)
+    usage.allocated += static_cast<std::uint64_t>(st.st_blocks) * 512;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (::lstat(it->path().c_str(), &st) == 0)
-      total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    usage.allocated += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    if (S_ISREG(st.st_mode)) usage.bytes += static_cast<std::uint64_t>(st.st_size);
   }
-  return total;
+  return usage;
 }
 
 }  // namespace strata::store

@@ -37,10 +37,11 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
-// Sum of the sizes of the regular files under dir (what "bytes on disk" means in Strata).
-std::uint64_t directory_bytes(const std::filesystem::path& dir);
-// What the file system allocated for dir and everything under it (`du -s` in bytes: blocks of
-// files and directories), the measure the peers' published figures use.
-std::uint64_t directory_allocated_bytes(const std::filesystem::path& dir);
+// What a directory takes, in one walk.
+struct DirectoryUsage {
+  std::uint64_t bytes = 0;      // sizes of the regular files under it ("bytes on disk" in Strata)
+  std::uint64_t allocated = 0;  // blocks allocated for it and everything under it (`du -s`)
+};
+DirectoryUsage directory_usage(const std::filesystem::path& dir);
 
 }  // namespace strata::store

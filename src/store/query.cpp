@@ -6,27 +6,41 @@
 #include <map>
 
 namespace strata::store {
+namespace {
+
+// The chunks and head of a snapshot that reach into [from, to], by first timestamp.
+std::vector<QuerySource> sources_of(const SeriesSnapshot& snap, Timestamp from, Timestamp to) {
+  std::vector<QuerySource> out;
+  for (const auto& c : *snap.chunks)
+    if (c.tmax >= from && c.tmin <= to) out.push_back(QuerySource{c.tmin, c.tmax, &c});
+  if (!snap.head.empty() && snap.head.back().ts >= from && snap.head.front().ts <= to)
+    out.push_back(QuerySource{snap.head.front().ts, snap.head.back().ts, nullptr});
+  std::stable_sort(out.begin(), out.end(),
+                   [](const QuerySource& a, const QuerySource& b) { return a.tmin < b.tmin; });
+  return out;
+}
+
+// The group starting at `begin`: sources that overlap it, transitively. Returns one past its
+// last source and sets `hi` to its last timestamp.
+std::size_t group_end(const std::vector<QuerySource>& sources, std::size_t begin, Timestamp& hi) {
+  std::size_t end = begin + 1;
+  hi = sources[begin].tmax;
+  while (end < sources.size() && sources[end].tmin <= hi) hi = std::max(hi, sources[end++].tmax);
+  return end;
+}
+
+}  // namespace
 
 RangeCursor::RangeCursor(SeriesSnapshot snapshot, Timestamp from, Timestamp to)
-    : snap_(std::move(snapshot)), from_(from), to_(to) {
-  for (const auto& c : *snap_.chunks)
-    if (c.tmax >= from_ && c.tmin <= to_) sources_.push_back(Source{c.tmin, c.tmax, &c});
-  if (!snap_.head.empty() && snap_.head.back().ts >= from_ && snap_.head.front().ts <= to_)
-    sources_.push_back(Source{snap_.head.front().ts, snap_.head.back().ts, nullptr});
-  std::stable_sort(sources_.begin(), sources_.end(),
-                   [](const Source& a, const Source& b) { return a.tmin < b.tmin; });
-}
+    : snap_(std::move(snapshot)), from_(from), to_(to), sources_(sources_of(snap_, from, to)) {}
 
 bool RangeCursor::open_group() {
   decoder_.reset();
   merged_.clear();
   merged_pos_ = 0;
   while (next_source_ < sources_.size()) {
-    // A group: sources that overlap (transitively) the first one.
-    std::size_t end = next_source_ + 1;
-    Timestamp hi = sources_[next_source_].tmax;
-    while (end < sources_.size() && sources_[end].tmin <= hi)
-      hi = std::max(hi, sources_[end++].tmax);
+    Timestamp hi;
+    const std::size_t end = group_end(sources_, next_source_, hi);
     const std::size_t begin = next_source_;
     next_source_ = end;
     if (end - begin == 1 && sources_[begin].chunk) {
@@ -39,15 +53,15 @@ bool RangeCursor::open_group() {
       return true;
     }
     // Overlap (or the head): materialise the group, the head and newer chunks winning.
-    std::vector<const Source*> group;
+    std::vector<const QuerySource*> group;
     for (std::size_t i = begin; i < end; ++i) group.push_back(&sources_[i]);
-    std::sort(group.begin(), group.end(), [](const Source* a, const Source* b) {
+    std::sort(group.begin(), group.end(), [](const QuerySource* a, const QuerySource* b) {
       const auto pa = a->chunk ? a->chunk->precedence : std::numeric_limits<std::uint64_t>::max();
       const auto pb = b->chunk ? b->chunk->precedence : std::numeric_limits<std::uint64_t>::max();
       return pa < pb;
     });
     std::map<Timestamp, double> m;
-    for (const Source* s : group) {
+    for (const QuerySource* s : group) {
       if (!s->chunk) {
         for (const Sample& x : snap_.head)
           if (x.ts >= from_ && x.ts <= to_) m[x.ts] = x.value;
@@ -101,12 +115,15 @@ bool RangeCursor::next(std::vector<Sample>& out, std::size_t max) {
   return !out.empty();
 }
 
+namespace {
+constexpr std::pair<std::string_view, Aggregate> kAggregateNames[] = {
+    {"min", Aggregate::min},   {"max", Aggregate::max},       {"avg", Aggregate::avg},
+    {"sum", Aggregate::sum},   {"count", Aggregate::count},   {"first", Aggregate::first},
+    {"last", Aggregate::last}, {"stddev", Aggregate::stddev}, {"mean", Aggregate::avg}};
+}  // namespace
+
 Result<Aggregate> parse_aggregate(std::string_view name) {
-  static constexpr std::pair<std::string_view, Aggregate> kNames[] = {
-      {"min", Aggregate::min},     {"max", Aggregate::max},   {"avg", Aggregate::avg},
-      {"mean", Aggregate::avg},    {"sum", Aggregate::sum},   {"count", Aggregate::count},
-      {"first", Aggregate::first}, {"last", Aggregate::last}, {"stddev", Aggregate::stddev}};
-  for (auto [n, a] : kNames)
+  for (auto [n, a] : kAggregateNames)
     if (n == name) return a;
   return Error::of(errc::invalid_argument,
                    "unknown aggregate '" + std::string(name) +
@@ -114,24 +131,8 @@ Result<Aggregate> parse_aggregate(std::string_view name) {
 }
 
 std::string_view aggregate_name(Aggregate a) {
-  switch (a) {
-    case Aggregate::min:
-      return "min";
-    case Aggregate::max:
-      return "max";
-    case Aggregate::avg:
-      return "avg";
-    case Aggregate::sum:
-      return "sum";
-    case Aggregate::count:
-      return "count";
-    case Aggregate::first:
-      return "first";
-    case Aggregate::last:
-      return "last";
-    case Aggregate::stddev:
-      return "stddev";
-  }
+  for (auto [n, x] : kAggregateNames)  // the first name of each is its own
+    if (x == a) return n;
   return "?";
 }
 
@@ -271,9 +272,7 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
   double v[kBlock];
   std::int64_t m[kBlock];
   const bool integers = dec.integer_values();
-  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                      1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-  const double scale = kPow10[std::min(dec.exponent(), 18u)];
+  const double scale = dec.scale();
   const bool regular = dec.regular() && dec.count() >= 2 && dec.step() > 0;
   for (;;) {
     // A regular chunk's timestamps are first + j·step: runs are cut by arithmetic, not decoded.
@@ -324,23 +323,12 @@ Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp 
   std::vector<Bucket> out;
   // Chunks that overlap nothing else take the fast path; overlapping groups and the head are
   // merged by a RangeCursor over just their span.
-  struct Source {
-    Timestamp tmin, tmax;
-    const ChunkRef* chunk;
-  };
-  std::vector<Source> sources;
-  for (const auto& c : *snapshot.chunks)
-    if (c.tmax >= from && c.tmin <= to) sources.push_back({c.tmin, c.tmax, &c});
-  if (!snapshot.head.empty() && snapshot.head.back().ts >= from && snapshot.head.front().ts <= to)
-    sources.push_back({snapshot.head.front().ts, snapshot.head.back().ts, nullptr});
-  std::stable_sort(sources.begin(), sources.end(),
-                   [](const Source& a, const Source& b) { return a.tmin < b.tmin; });
+  const auto sources = sources_of(snapshot, from, to);
   Status status;
   std::vector<Sample> batch;
   for (std::size_t g = 0; g < sources.size();) {
-    std::size_t end = g + 1;
-    Timestamp hi = sources[g].tmax;
-    while (end < sources.size() && sources[end].tmin <= hi) hi = std::max(hi, sources[end++].tmax);
+    Timestamp hi;
+    const std::size_t end = group_end(sources, g, hi);
     if (end - g == 1 && sources[g].chunk) {
       if (auto s = aggregate_chunk(*sources[g].chunk, from, to, interval, out); !s) status = s;
     } else {

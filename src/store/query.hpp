@@ -15,6 +15,13 @@
 
 namespace strata::store {
 
+// What a read of one series draws on: a sealed chunk, or (chunk null) the head.
+struct QuerySource {
+  Timestamp tmin, tmax;
+  const ChunkRef* chunk;
+};
+
+// Streams a series' samples in time order a batch at a time (see the file comment).
 class RangeCursor {
  public:
   // Samples with from ≤ ts ≤ to.
@@ -25,15 +32,11 @@ class RangeCursor {
   [[nodiscard]] const Status& status() const { return status_; }
 
  private:
-  struct Source {
-    Timestamp tmin, tmax;
-    const ChunkRef* chunk;  // or the head when null
-  };
   bool open_group();
 
   SeriesSnapshot snap_;
   Timestamp from_, to_;
-  std::vector<Source> sources_;
+  std::vector<QuerySource> sources_;
   std::size_t next_source_ = 0;
   std::unique_ptr<ChunkDecoder> decoder_;  // streaming a single chunk
   std::vector<Sample> merged_;             // a materialised group of overlapping sources

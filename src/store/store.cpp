@@ -27,13 +27,6 @@ struct Store::SeriesState {
 
 namespace {
 
-bool chunk_crc_ok(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() < 9) return false;
-  std::uint32_t stored;
-  std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
-  return crc32c(bytes.data(), bytes.size() - 4) == stored;
-}
-
 // The oldest timestamp the window accepts after `newest` (saturating: no overflow near the
 // int64 minimum).
 // Timestamps Strata stores: ±2^62 µs (±146,000 years), so that any two of a series are less than
@@ -250,7 +243,7 @@ Status Store::load_chunks() {
         continue;
       }
       const auto cb = bytes.subspan(m.offset, m.length);
-      if (!chunk_crc_ok(cb)) {
+      if (!chunk_checksum_ok(cb)) {
         report(m.series, m.tmin, m.tmax, m.count,
                path.filename().string() + ": chunk " + std::to_string(i) + " fails its checksum");
         continue;
@@ -710,7 +703,6 @@ Status Store::compact() {
   const std::size_t small = options_.chunk_max_points / 2;
   std::vector<std::shared_ptr<const std::vector<ChunkRef>>> pins;
   std::vector<Replacement> reps;
-  std::map<std::uint32_t, std::size_t> live_in_file;
   for (SeriesId id = 0; id < registry_->size(); ++id) {
     auto chunks = snapshot(id).chunks;
     pins.push_back(chunks);
@@ -726,8 +718,6 @@ Status Store::compact() {
       auto merged = merge_chunks(all);
       if (!merged) return merged.error();
       reps.push_back(Replacement{id, std::move(all), std::move(*merged), {}});
-    } else {
-      for (const auto& c : *chunks) ++live_in_file[c.file];
     }
   }
   // Chunk files that are mostly deleted chunks: move their live chunks (as they are) too.
@@ -786,8 +776,9 @@ StoreStats Store::stats() const {
     st.points += s->head.size();
   }
   st.wal_bytes = wal_->bytes();
-  st.bytes_on_disk = directory_bytes(dir_);
-  st.allocated_bytes = directory_allocated_bytes(dir_);
+  const DirectoryUsage usage = directory_usage(dir_);
+  st.bytes_on_disk = usage.bytes;
+  st.allocated_bytes = usage.allocated;
   return st;
 }
 

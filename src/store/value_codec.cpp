@@ -286,6 +286,8 @@ void DecimalDecoder::mantissas(std::int64_t* out, std::size_t n) {
   }
 }
 
+double DecimalDecoder::scale() const { return kPow10[exponent_]; }
+
 void DecimalDecoder::values(double* out, std::size_t n) {
   std::int64_t m[512];
   const double scale = kPow10[exponent_];

@@ -43,6 +43,8 @@ class DecimalDecoder {
     return corrections_.constant() && corrections_.constant_value() == 0 && n_raw_ == 0;
   }
   [[nodiscard]] unsigned exponent() const { return exponent_; }
+  // 10^exponent(): value = mantissa / scale().
+  [[nodiscard]] double scale() const;
   [[nodiscard]] bool failed() const {
     return failed_ || residuals_.failed() || corrections_.failed();
   }
