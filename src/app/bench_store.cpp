@@ -141,6 +141,9 @@ std::vector<std::unique_ptr<bench::Peer>> start_peers(const std::string& which,
   return out;
 }
 
+// Runs of the aggregate query, on each side; the median is reported.
+constexpr int kQueryRuns = 7;
+
 // 1-minute buckets, avg and max, over every series; median of `repeats` runs, 2 threads.
 double our_query_ms(store::Store& st, Timestamp from, Timestamp to, int repeats,
                     std::uint64_t& buckets_out) {
@@ -277,28 +280,36 @@ int run_bench_store(const BenchStoreOptions& options) {
                    " does not hold every point it acknowledged; its figures are left out");
         const bool is_vm = peer->name().find("Victoria") != std::string::npos;
         (is_vm ? vm_import_pps : influx_import_pps)[ds->name] = pts / *secs;
+        // The aggregate query, side by side: the peer's while it runs, ours once it has stopped,
+        // so that neither competes with the other for the cores.
+        std::optional<bench::QueryTiming> timing;
+        Timestamp q_from = 0, q_to = 0;
         if (ds == &synth) {
-          // The aggregate query, side by side.
           auto [from, to] = ds->time_span();
           const Timestamp minute = 60 * kMicrosPerSecond;
-          const Timestamp q_from = from / minute * minute, q_to = (to / minute + 1) * minute;
-          auto timing = peer->aggregate_query(q_from, q_to, 5);
+          q_from = from / minute * minute;
+          q_to = (to / minute + 1) * minute;
+          auto t = peer->aggregate_query(q_from, q_to, kQueryRuns);
+          if (t)
+            timing = *t;
+          else
+            note("bench: %s", peer->name() + " query: " + t.error().message);
+        }
+        // Total on disk at rest: after a clean stop, as ours is measured after `strata import`
+        // exits.
+        auto rest = peer->stop_and_measure();
+        if (timing) {
           auto st = store::Store::open(work / ("strata-" + ds->name), {});
-          if (timing && st) {
+          if (st) {
             std::uint64_t buckets = 0;
-            const double ms = our_query_ms(**st, q_from, q_to, 5, buckets);
+            const double ms = our_query_ms(**st, q_from, q_to, kQueryRuns, buckets);
             if (buckets != timing->buckets)
               note("bench: %s",
                    peer->name() + " answered a different number of buckets than we did");
             report.add({is_vm ? "vm_query_ratio" : "influx_query_ratio", ms, "ms", peer->name(),
                         timing->median_ms});
-          } else if (!timing) {
-            note("bench: %s", peer->name() + " query: " + timing.error().message);
           }
         }
-        // Total on disk at rest: after a clean stop, as ours is measured after `strata import`
-        // exits.
-        auto rest = peer->stop_and_measure();
         if (!rest) {
           note("bench: %s", peer->name() + ": " + rest.error().message);
           continue;
@@ -340,8 +351,8 @@ int run_bench_store(const BenchStoreOptions& options) {
     if (st) {
       auto [from, to] = synth.time_span();
       std::uint64_t buckets = 0;
-      report.add({"agg_query_ms", our_query_ms(**st, from, to + 1, 5, buckets), "ms", std::nullopt,
-                  std::nullopt});
+      report.add({"agg_query_ms", our_query_ms(**st, from, to + 1, kQueryRuns, buckets), "ms",
+                  std::nullopt, std::nullopt});
     }
   }
   if (options.work_dir.empty()) std::filesystem::remove_all(work);

@@ -230,17 +230,36 @@ Bucket run_of_values(Timestamp start, const double* v, std::size_t n) {
 // one division each at the end; M2 from the deviations about the mean.
 // REQUIRES: |m| < 2^53 and n < 2^10 per call, so the int64 sum cannot overflow.
 Bucket run_of_mantissas(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
-  std::int64_t lo = m[0], hi = m[0], sum = 0;
+  // One pass: min, max and the first two moments of d = m − m[0] in wrapping integers. When the
+  // run is narrow enough (|d| < 2^16, n ≤ 4,096) they are exact and n²·M2 = n·Σd² − (Σd)² is an
+  // exact integer below 2^56; otherwise a second pass in doubles.
+  const std::int64_t ref = m[0];
+  std::int64_t lo = ref, hi = ref;
+  std::uint64_t s1 = 0, s2 = 0;
   for (std::size_t i = 0; i < n; ++i) {
     lo = std::min(lo, m[i]);
     hi = std::max(hi, m[i]);
-    sum += m[i];
+    const std::uint64_t d = static_cast<std::uint64_t>(m[i]) - static_cast<std::uint64_t>(ref);
+    s1 += d;
+    s2 += d * d;
   }
-  const double mean_m = static_cast<double>(sum) / static_cast<double>(n);
-  double m2 = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(m[i]) - mean_m;
-    m2 += d * d;
+  const auto nn = static_cast<std::int64_t>(n);
+  const auto sum_d = static_cast<std::int64_t>(s1);
+  const std::int64_t sum =
+      static_cast<std::int64_t>(static_cast<std::uint64_t>(ref) * static_cast<std::uint64_t>(nn)) +
+      sum_d;
+  double m2;
+  if (n <= 4096 && static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(ref) < (1u << 16) &&
+      static_cast<std::uint64_t>(ref) - static_cast<std::uint64_t>(lo) < (1u << 16)) {
+    m2 = static_cast<double>(nn * static_cast<std::int64_t>(s2) - sum_d * sum_d) /
+         static_cast<double>(nn);
+  } else {
+    const double mean_m = static_cast<double>(sum) / static_cast<double>(n);
+    m2 = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = static_cast<double>(m[i]) - mean_m;
+      m2 += d * d;
+    }
   }
   Bucket b;
   b.start = start;

@@ -13,6 +13,7 @@ constexpr std::uint32_t kScale = 1u << kScaleBits;
 constexpr std::uint32_t kRansLow = 1u << 23;
 constexpr unsigned kSymbols = 64;
 constexpr unsigned kEscape = ResidualDecoder::kEscape;
+constexpr std::size_t kFourWayMin = 1024;  // blocks this long get four interleaved states
 
 unsigned bit_length(std::uint64_t v) { return 64 - static_cast<unsigned>(std::countl_zero(v)); }
 
@@ -159,8 +160,10 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
     }
     bw.finish();
   }
-  // Two interleaved rANS states (symbol i uses state i mod 2) halve the decoder's dependency
-  // chain; they share one byte stream, written backwards.
+  // Interleaved rANS states (symbol i uses state i mod ways) split the decoder's dependency chain
+  // so the CPU runs them in parallel; they share one byte stream, written backwards. Four for
+  // long blocks; two for short ones, where 16 more bytes of final states would show.
+  const unsigned ways = values.size() >= kFourWayMin ? 4 : 2;
   std::vector<std::uint8_t> rans(values.size() * 2 + 32);
   std::uint8_t* ptr = rans.data() + rans.size();
   auto emit = [&](std::uint8_t byte) {
@@ -173,9 +176,9 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
     }
     *--ptr = byte;
   };
-  std::uint32_t xs[2] = {kRansLow, kRansLow};
+  std::uint32_t xs[4] = {kRansLow, kRansLow, kRansLow, kRansLow};
   for (std::size_t i = values.size(); i-- > 0;) {
-    std::uint32_t& x = xs[i & 1];
+    std::uint32_t& x = xs[i % ways];
     const std::uint64_t high = values[i] >> shift;
     const unsigned sym = high >= kEscape ? kEscape : static_cast<unsigned>(high);
     const std::uint32_t fs = freq[sym];
@@ -186,7 +189,7 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
     }
     x = ((x / fs) << kScaleBits) + (x % fs) + start[sym];
   }
-  for (int state = 1; state >= 0; --state) {
+  for (int state = static_cast<int>(ways) - 1; state >= 0; --state) {
     for (int k = 0; k < 4; ++k) {
       emit(static_cast<std::uint8_t>(xs[state] & 0xFF));
       xs[state] >>= 8;
@@ -200,7 +203,7 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
     for (unsigned s = 0; s < h.nsym; ++s) tw.gamma(freq[s] + 1);
     tw.finish();
   }
-  w.u8(1);
+  w.u8(ways == 4 ? 2 : 1);
   w.u8(static_cast<std::uint8_t>(shift));
   w.u8(static_cast<std::uint8_t>(h.nsym));
   w.varint(table.size());
@@ -216,51 +219,80 @@ void ResidualDecoder::decode(std::uint64_t* out, std::size_t n) {
     std::fill_n(out, n, value_);
     return;
   }
-  std::uint32_t x0 = states_[0], x1 = states_[1];
-  BitReader raw = raw_;  // a local copy stays in registers
-  bool failed = false;
+  const bool four = ways_ == 4;
+  if (shift_ == 0) {
+    four ? decode_coded<LowBits::none, 4>(out, n) : decode_coded<LowBits::none, 2>(out, n);
+  } else if (shift_ <= 56) {
+    four ? decode_coded<LowBits::fixed, 4>(out, n) : decode_coded<LowBits::fixed, 2>(out, n);
+  } else {
+    four ? decode_coded<LowBits::wide, 4>(out, n) : decode_coded<LowBits::wide, 2>(out, n);
+  }
+}
+
+template <ResidualDecoder::LowBits kLow, unsigned kWays>
+void ResidualDecoder::decode_coded(std::uint64_t* out, std::size_t n) {
+  BitReader raw = raw_;  // local copies stay in registers
   const std::uint8_t* p = rans_;
   const std::uint8_t* const end = rans_end_;
   const unsigned shift = shift_;
-  auto step = [&](std::uint32_t & x) __attribute__((always_inline))->std::uint64_t {
+  const std::uint64_t mask = kLow == LowBits::fixed ? (std::uint64_t{1} << shift) - 1 : 0;
+  bool failed = false;
+  // One rANS step; `checked` when fewer than two bytes may be left to renormalise from.
+  auto step = [&](std::uint32_t & x, bool checked) __attribute__((always_inline))->std::uint64_t {
     const std::uint32_t e = slots_[x & (kScale - 1)];
     x = (e & 0x1FFF) * (x >> kScaleBits) + ((e >> 13) & 0xFFF);
-    if (x < kRansLow) {
-      if (end - p >= 2) [[likely]] {  // at most two bytes renormalise a 12-bit-scale state
-        x = (x << 8) | *p++;
-        if (x < kRansLow) x = (x << 8) | *p++;
-      } else {
-        while (x < kRansLow) {
-          if (p < end) {
-            x = (x << 8) | *p++;
-          } else {
-            failed = true;
-            x = kRansLow;
-          }
+    if (!checked) {  // at most two bytes renormalise a 12-bit-scale state: branch-free
+      const unsigned bytes = (x < kRansLow) + (x < (kRansLow >> 8));
+      const std::uint32_t next = (std::uint32_t{p[0]} << 8) | p[1];
+      x = (x << (8 * bytes)) | (next >> (8 * (2 - bytes)));
+      p += bytes;
+    } else {
+      while (x < kRansLow) {
+        if (p < end) {
+          x = (x << 8) | *p++;
+        } else {
+          failed = true;
+          x = kRansLow;
         }
       }
     }
-    const unsigned sym = e >> 25;
-    std::uint64_t high = sym;
-    if (sym == kEscape) [[unlikely]]
+    std::uint64_t high = e >> 25;
+    if (high == kEscape) [[unlikely]]
       high = raw.gamma() + (kEscape - 1);
-    return shift == 0 ? high : (high << shift) | raw.get(shift);
+    if constexpr (kLow == LowBits::fixed) return (high << shift) | raw.get_fixed(shift, mask);
+    if constexpr (kLow == LowBits::wide) return (high << shift) | raw.get(shift);
+    return high;
   };
   std::size_t i = 0;
-  if (parity_ == 1 && n > 0) {
-    out[i++] = step(x1);
-    parity_ = 0;
+  for (; i < n && phase_ != 0; ++i) {  // finish the group a previous call stopped inside
+    out[i] = step(states_[phase_], true);
+    phase_ = (phase_ + 1) % kWays;
   }
-  for (; i + 1 < n; i += 2) {
-    out[i] = step(x0);
-    out[i + 1] = step(x1);
+  std::uint32_t x[kWays];
+  std::copy_n(states_, kWays, x);
+  // Whole groups while 2·kWays bytes are left (a step renormalises from at most two): no bounds
+  // checks inside.
+  while (n - i >= kWays) {
+    const std::size_t groups =
+        std::min(static_cast<std::size_t>(end - p) / (2 * kWays), (n - i) / kWays);
+    if (groups == 0) break;
+    for (const std::size_t stop = i + groups * kWays; i < stop; i += kWays) {
+#pragma GCC unroll 4
+      for (unsigned k = 0; k < kWays; ++k) out[i + k] = step(x[k], false);
+    }
   }
-  if (i < n) {
-    out[i] = step(x0);
-    parity_ = 1;
+  for (; n - i >= kWays; i += kWays) {
+#pragma GCC unroll 4
+    for (unsigned k = 0; k < kWays; ++k) out[i + k] = step(x[k], true);
   }
-  states_[0] = x0;
-  states_[1] = x1;
+#pragma GCC unroll 4
+  for (unsigned k = 0; k < kWays; ++k) {
+    if (i < n) {
+      out[i++] = step(x[k], true);
+      phase_ = k + 1;
+    }
+  }
+  std::copy_n(x, kWays, states_);
   rans_ = p;
   raw_ = raw;
   failed_ = failed_ || failed;
@@ -273,7 +305,8 @@ bool ResidualDecoder::open(ByteReader& in) {
     value_ = in.varint();
     return !in.failed();
   }
-  if (mode != 1) return false;
+  if (mode != 1 && mode != 2) return false;
+  ways_ = mode == 2 ? 4 : 2;
   constant_ = false;
   shift_ = in.u8();
   const unsigned nsym = in.u8();
@@ -290,14 +323,14 @@ bool ResidualDecoder::open(ByteReader& in) {
   }
   if (total != kScale || table.failed()) return false;
   const auto rans = in.bytes(in.varint());
-  if (rans.size() < 8) return false;
+  if (rans.size() < 4 * ways_) return false;
   rans_ = rans.data();
   rans_end_ = rans.data() + rans.size();
-  for (auto& x : states_) {
-    x = 0;
-    for (int k = 0; k < 4; ++k) x = (x << 8) | *rans_++;
+  for (unsigned w = 0; w < ways_; ++w) {
+    states_[w] = 0;
+    for (int k = 0; k < 4; ++k) states_[w] = (states_[w] << 8) | *rans_++;
   }
-  parity_ = 0;
+  phase_ = 0;
   raw_ = BitReader(in.bytes(in.varint()));
   return !in.failed();
 }

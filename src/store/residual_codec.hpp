@@ -10,12 +10,13 @@
 // the coded size.
 //
 // Block layout (v1):
-//   u8 mode                     0 = constant, 1 = coded
+//   u8 mode                     0 = constant, 1 = coded with 2 rANS states, 2 = with 4
 //   mode 0: varint value        every integer of the block equals it (costs nothing per point)
-//   mode 1: u8 shift s (0..63), u8 nsym (1..64),
+//   mode 1, 2: u8 shift s (0..63), u8 nsym (1..64),
 //           varint table_len, table: nsym Elias-gamma codes of (freq + 1), freqs sum to 4096
-//           varint rans_len, rans bytes (two interleaved 32-bit states, symbol i on state i mod 2,
-//             byte-wise renormalisation; the stream starts with both final states, 4 bytes each)
+//           varint rans_len, rans bytes (W = 2 or 4 interleaved 32-bit states, symbol i on state
+//             i mod W, byte-wise renormalisation; the stream starts with the W final states, 4
+//             bytes each). The encoder writes mode 2 for blocks of 1,024 integers or more.
 //           varint raw_len, raw bits (LSB-first)
 // The count of integers is not stored: the chunk that holds a block knows it.
 #include <cstdint>
@@ -54,11 +55,16 @@ class ResidualDecoder {
   static constexpr unsigned kEscape = 63;
 
  private:
+  enum class LowBits { none, fixed, wide };  // shift 0, 1..56, 57..63
+  template <LowBits kLow, unsigned kWays>
+  void decode_coded(std::uint64_t* out, std::size_t n);
+
   bool constant_ = true;
   std::uint64_t value_ = 0;
   unsigned shift_ = 0;
-  std::uint32_t states_[2] = {};
-  unsigned parity_ = 0;
+  unsigned ways_ = 2;  // interleaved rANS states: 2 (mode 1) or 4 (mode 2)
+  std::uint32_t states_[4] = {};
+  unsigned phase_ = 0;  // the state the next integer is decoded with
   const std::uint8_t* rans_ = nullptr;
   const std::uint8_t* rans_end_ = nullptr;
   BitReader raw_;

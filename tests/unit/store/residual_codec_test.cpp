@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -26,16 +27,26 @@ std::vector<std::uint8_t> encode(const std::vector<std::uint64_t>& values) {
   return out;
 }
 
-// Decodes a block of n integers that fills `bytes` except for `trailing` bytes after it.
+// Decodes a block of n integers that fills `bytes` except for `trailing` bytes after it, in
+// batches of the given sizes (cycled; 1 is next()), so that calls stop and resume at every
+// position of the interleaved rANS states.
 std::vector<std::uint64_t> decode(const std::vector<std::uint8_t>& bytes, std::size_t n,
-                                  std::size_t trailing = 0) {
+                                  std::size_t trailing = 0,
+                                  const std::vector<std::size_t>& batches = {1}) {
   ByteReader in(bytes);
   auto d = std::make_unique<ResidualDecoder>();
   EXPECT_TRUE(d->open(in));
   EXPECT_FALSE(in.failed());
   EXPECT_EQ(in.remaining(), trailing) << "the block did not end where it was written";
   std::vector<std::uint64_t> out(n);
-  for (auto& v : out) v = d->next();
+  for (std::size_t i = 0, b = 0; i < n; b = (b + 1) % batches.size()) {
+    const std::size_t len = std::min(batches[b], n - i);
+    if (len == 1)
+      out[i] = d->next();
+    else
+      d->decode(out.data() + i, len);
+    i += len;
+  }
   EXPECT_FALSE(d->failed());
   return out;
 }
@@ -46,9 +57,13 @@ void expect_round_trip(const std::vector<std::uint64_t>& values, const std::stri
   // A block is self-delimiting: bytes after it are not consumed.
   bytes.push_back(0xAB);
   bytes.push_back(0xCD);
-  const auto back = decode(bytes, values.size(), 2);
-  ASSERT_EQ(back.size(), values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) ASSERT_EQ(back[i], values[i]) << "at " << i;
+  const std::vector<std::vector<std::size_t>> batchings = {{1}, {512}, {3, 1, 6, 2, 1, 1000, 5}};
+  for (const auto& batches : batchings) {
+    const auto back = decode(bytes, values.size(), 2, batches);
+    ASSERT_EQ(back.size(), values.size());
+    for (std::size_t i = 0; i < values.size(); ++i)
+      ASSERT_EQ(back[i], values[i]) << "at " << i << ", batches of " << batches[0] << "…";
+  }
 }
 
 std::vector<std::uint64_t> geometric(std::mt19937_64& rng, std::size_t n, double p) {
