@@ -57,19 +57,25 @@ std::vector<std::uint8_t> encode_chunk(std::span<const Sample> samples) {
   if (samples.size() >= 2) encode_timestamps(samples, out);
   std::vector<double> values(samples.size());
   for (std::size_t i = 0; i < samples.size(); ++i) values[i] = samples[i].value;
+  // Values: the smallest of the codecs that apply. A dictionary must beat the decimal codec by a
+  // 32nd, as decimal chunks aggregate on integers (the faster query path).
   const std::size_t values_at = out.size();
-  bool decimal = encode_decimal(values, out);
-  // Arbitrary doubles: keep Gorilla when it is smaller.
-  if (!decimal || out.size() - values_at > samples.size() * 5) {
-    std::vector<std::uint8_t> gorilla;
-    encode_gorilla(values, gorilla);
-    if (!decimal || gorilla.size() < out.size() - values_at) {
-      out.resize(values_at);
-      out.insert(out.end(), gorilla.begin(), gorilla.end());
-      decimal = false;
-    }
-  }
-  out[codec_at] = static_cast<std::uint8_t>(decimal ? ValueCodec::decimal : ValueCodec::gorilla);
+  ValueCodec codec = ValueCodec::decimal;
+  if (!encode_decimal(values, out)) codec = ValueCodec::gorilla;
+  auto adopt = [&](const std::vector<std::uint8_t>& payload, ValueCodec c) {
+    out.resize(values_at);
+    out.insert(out.end(), payload.begin(), payload.end());
+    codec = c;
+  };
+  std::vector<std::uint8_t> other;
+  if (encode_dictionary(values, other) &&
+      (codec == ValueCodec::gorilla || other.size() + (other.size() >> 5) < out.size() - values_at))
+    adopt(other, ValueCodec::dictionary);
+  other.clear();
+  encode_gorilla(values, other);
+  if (codec == ValueCodec::gorilla || other.size() + (other.size() >> 5) < out.size() - values_at)
+    adopt(other, ValueCodec::gorilla);
+  out[codec_at] = static_cast<std::uint8_t>(codec);
   w.u32(crc32c(out.data(), out.size()));
   return out;
 }
@@ -111,6 +117,9 @@ Result<std::unique_ptr<ChunkDecoder>> ChunkDecoder::open(std::span<const std::ui
   } else if (codec == static_cast<std::uint8_t>(ValueCodec::gorilla)) {
     d->codec_ = ValueCodec::gorilla;
     if (!d->gorilla_.open(in, d->count_)) return corrupt("bad gorilla block");
+  } else if (codec == static_cast<std::uint8_t>(ValueCodec::dictionary)) {
+    d->codec_ = ValueCodec::dictionary;
+    if (!d->dictionary_.open(in, d->count_)) return corrupt("bad dictionary block");
   } else {
     return corrupt("unknown value codec");
   }
@@ -174,6 +183,8 @@ std::size_t ChunkDecoder::next_block(Timestamp* ts, double* values, std::size_t 
   if (n == 0) return 0;
   if (codec_ == ValueCodec::decimal) {
     decimal_.values(values, n);
+  } else if (codec_ == ValueCodec::dictionary) {
+    dictionary_.values(values, n);
   } else {
     for (std::size_t i = 0; i < n; ++i) values[i] = gorilla_.next();
   }
@@ -212,8 +223,16 @@ std::size_t ChunkDecoder::next(Sample* out, std::size_t max) {
 }
 
 bool ChunkDecoder::failed() const {
-  return failed_ || dods_.failed() ||
-         (codec_ == ValueCodec::decimal ? decimal_.failed() : gorilla_.failed());
+  if (failed_ || dods_.failed()) return true;
+  switch (codec_) {
+    case ValueCodec::decimal:
+      return decimal_.failed();
+    case ValueCodec::gorilla:
+      return gorilla_.failed();
+    case ValueCodec::dictionary:
+      return dictionary_.failed();
+  }
+  return true;
 }
 
 Result<std::vector<Sample>> decode_chunk(std::span<const std::uint8_t> bytes) {

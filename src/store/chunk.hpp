@@ -5,7 +5,7 @@
 // Byte layout, format 1 (integers little-endian, varint = LEB128, zz = zigzag):
 //   u8  magic 0xC7
 //   u8  format (1)
-//   u8  value codec (0 decimal, 1 gorilla; see value_codec.hpp)
+//   u8  value codec (0 decimal, 1 gorilla, 2 dictionary; see value_codec.hpp)
 //   u8  reserved (0)
 //   varint count (≥ 1)
 //   zz-varint t0
@@ -81,6 +81,7 @@ class ChunkDecoder {
   ResidualDecoder dods_;
   DecimalDecoder decimal_;
   GorillaDecoder gorilla_;
+  DictionaryDecoder dictionary_;
 };
 
 // Whether the chunk's trailing CRC-32C matches its bytes.

@@ -11,15 +11,22 @@ namespace {
 constexpr unsigned kScaleBits = 12;
 constexpr std::uint32_t kScale = 1u << kScaleBits;
 constexpr std::uint32_t kRansLow = 1u << 23;
-constexpr unsigned kSymbols = 64;
+constexpr unsigned kSymbols = 128;  // 0..62 high parts, 63..126 escape classes
 constexpr unsigned kEscape = ResidualDecoder::kEscape;
+
 constexpr std::size_t kFourWayMin = 1024;  // blocks this long get four interleaved states
 
 unsigned bit_length(std::uint64_t v) { return 64 - static_cast<unsigned>(std::countl_zero(v)); }
 
+// The escape class of a high part h ≥ 63: symbol 62 + bit length of h − 62 (63..126); the bits of
+// h − 62 below its leading one follow in the raw stream.
+unsigned escape_symbol(std::uint64_t high) {
+  return (kEscape - 1) + bit_length(high - (kEscape - 1));
+}
+
 struct Histogram {
   std::array<std::uint64_t, kSymbols> count{};
-  std::uint64_t escape_bits = 0;  // gamma bits of escaped high parts
+  std::uint64_t escape_bits = 0;  // raw bits of escaped high parts
   unsigned nsym = 0;
 };
 
@@ -28,8 +35,9 @@ Histogram histogram(std::span<const std::uint64_t> values, unsigned shift) {
   for (std::uint64_t v : values) {
     const std::uint64_t high = shift >= 64 ? 0 : v >> shift;
     if (high >= kEscape) {
-      ++h.count[kEscape];
-      h.escape_bits += 2 * bit_length(high - (kEscape - 1)) - 1;
+      const unsigned sym = escape_symbol(high);
+      ++h.count[sym];
+      h.escape_bits += sym - kEscape;
     } else {
       ++h.count[high];
     }
@@ -50,16 +58,44 @@ double coded_bits(const Histogram& h, std::uint64_t n, unsigned shift) {
       bits -= static_cast<double>(h.count[s]) *
               std::log2(static_cast<double>(h.count[s]) / static_cast<double>(n));
   }
-  // table: about 7 bits a used symbol, plus headers and the rANS flush
+  // table: about 7 bits a symbol up to the last used one, plus headers and the rANS flush
   return bits + static_cast<double>(h.escape_bits) + static_cast<double>(n) * shift + h.nsym * 7.0 +
          64;
 }
 
-// Chooses the shift: start where about 90% of high parts fall below 32, try the neighbours.
+// Chooses the shift. Every shift is first priced from the histogram of bit lengths alone
+// (values of one bit length share a high-part class; within a class the high parts are taken as
+// uniform), which sees mixtures such as mostly zeros with rare 30-bit spikes that a percentile
+// rule misses; the best estimate and its neighbours are then priced exactly.
 unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) {
-  std::array<std::uint32_t, 65> by_len{};
+  std::array<std::uint64_t, 65> by_len{};
   for (std::uint64_t v : values) ++by_len[bit_length(v)];
-  const auto target = static_cast<std::uint64_t>(static_cast<double>(values.size()) * 0.9);
+  const auto n = static_cast<double>(values.size());
+  double best_estimate = 1e300;
+  int guess = 0;
+  for (unsigned s = 0; s < 64; ++s) {
+    // Classes: k = bit length − s (k ≤ 0 → high part 0); class k holds high parts in
+    // [2^(k−1), 2^k), about k − 1 bits beyond the class (escapes send them raw).
+    std::array<std::uint64_t, 65> cls{};
+    double extra = 0;
+    for (unsigned l = 0; l <= 64; ++l) {
+      if (!by_len[l]) continue;
+      const unsigned k = l > s ? l - s : 0;
+      cls[k] += by_len[l];
+      extra += static_cast<double>(by_len[l]) * (k > 0 ? k - 1 : 0);
+    }
+    double bits = extra + n * s;
+    for (std::uint64_t c : cls)
+      if (c) bits -= static_cast<double>(c) * std::log2(static_cast<double>(c) / n);
+    if (bits < best_estimate) {
+      best_estimate = bits;
+      guess = static_cast<int>(s);
+    }
+  }
+  // The estimate is rough where high parts are far from uniform within a class (a peaked
+  // distribution): also price the shift that leaves about 90% of high parts below 32 and its
+  // neighbours, as the estimate can only add candidates.
+  const auto target = static_cast<std::uint64_t>(n * 0.9);
   std::uint64_t seen = 0;
   unsigned len90 = 0;
   for (unsigned l = 0; l <= 64; ++l) {
@@ -69,17 +105,21 @@ unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) 
       break;
     }
   }
-  const int s0 = std::max(0, static_cast<int>(len90) - 5);
-  unsigned best = static_cast<unsigned>(s0);
+  const int s90 = std::max(0, static_cast<int>(len90) - 5);
+  unsigned best = static_cast<unsigned>(s90);
   double best_cost = 1e300;
-  for (int s = std::max(0, s0 - 2); s <= std::min(63, s0 + 1); ++s) {
+  auto price = [&](int s) {
+    if (s < 0 || s > 63) return;
     const double c = coded_bits(histogram(values, static_cast<unsigned>(s)), values.size(),
                                 static_cast<unsigned>(s));
     if (c < best_cost) {
       best_cost = c;
       best = static_cast<unsigned>(s);
     }
-  }
+  };
+  for (int s = s90 - 2; s <= s90 + 1; ++s) price(s);
+  for (int s = guess - 1; s <= guess + 1; ++s)
+    if (s < s90 - 2 || s > s90 + 1) price(s);
   if (best_bits) *best_bits = best_cost;
   return best;
 }
@@ -155,7 +195,7 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
     BitWriter bw(raw);
     for (std::uint64_t v : values) {
       const std::uint64_t high = v >> shift;
-      if (high >= kEscape) bw.gamma(high - (kEscape - 1));
+      if (high >= kEscape) bw.put(high - (kEscape - 1), escape_symbol(high) - kEscape);
       bw.put(v, shift);
     }
     bw.finish();
@@ -180,7 +220,7 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
   for (std::size_t i = values.size(); i-- > 0;) {
     std::uint32_t& x = xs[i % ways];
     const std::uint64_t high = values[i] >> shift;
-    const unsigned sym = high >= kEscape ? kEscape : static_cast<unsigned>(high);
+    const unsigned sym = high >= kEscape ? escape_symbol(high) : static_cast<unsigned>(high);
     const std::uint32_t fs = freq[sym];
     const std::uint32_t x_max = ((kRansLow >> kScaleBits) << 8) * fs;
     while (x >= x_max) {
@@ -203,7 +243,7 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
     for (unsigned s = 0; s < h.nsym; ++s) tw.gamma(freq[s] + 1);
     tw.finish();
   }
-  w.u8(ways == 4 ? 2 : 1);
+  w.u8(ways == 4 ? 3 : 2);
   w.u8(static_cast<std::uint8_t>(shift));
   w.u8(static_cast<std::uint8_t>(h.nsym));
   w.varint(table.size());
@@ -235,6 +275,7 @@ void ResidualDecoder::decode_coded(std::uint64_t* out, std::size_t n) {
   const std::uint8_t* p = rans_;
   const std::uint8_t* const end = rans_end_;
   const unsigned shift = shift_;
+  const bool gamma_escapes = gamma_escapes_;
   const std::uint64_t mask = kLow == LowBits::fixed ? (std::uint64_t{1} << shift) - 1 : 0;
   bool failed = false;
   // One rANS step; `checked` when fewer than two bytes may be left to renormalise from.
@@ -257,8 +298,14 @@ void ResidualDecoder::decode_coded(std::uint64_t* out, std::size_t n) {
       }
     }
     std::uint64_t high = e >> 25;
-    if (high == kEscape) [[unlikely]]
-      high = raw.gamma() + (kEscape - 1);
+    if (high >= kEscape) [[unlikely]] {
+      if (gamma_escapes) {
+        high = raw.gamma() + (kEscape - 1);
+      } else {
+        const unsigned bits = static_cast<unsigned>(high) - kEscape;  // below the leading one
+        high = ((std::uint64_t{1} << bits) | raw.get(bits)) + (kEscape - 1);
+      }
+    }
     if constexpr (kLow == LowBits::fixed) return (high << shift) | raw.get_fixed(shift, mask);
     if constexpr (kLow == LowBits::wide) return (high << shift) | raw.get(shift);
     return high;
@@ -305,12 +352,14 @@ bool ResidualDecoder::open(ByteReader& in) {
     value_ = in.varint();
     return !in.failed();
   }
-  if (mode != 1 && mode != 2) return false;
-  ways_ = mode == 2 ? 4 : 2;
+  if (mode < 1 || mode > 3) return false;
+  ways_ = mode == 3 ? 4 : 2;
+  gamma_escapes_ = mode == 1;
   constant_ = false;
   shift_ = in.u8();
   const unsigned nsym = in.u8();
-  if (shift_ > 63 || nsym == 0 || nsym > kSymbols) return false;
+  if (shift_ > 63 || nsym == 0 || nsym > (gamma_escapes_ ? kEscape + 1 : kSymbols - 1))
+    return false;
   BitReader table(in.bytes(in.varint()));
   std::uint32_t total = 0;
   for (unsigned s = 0; s < nsym; ++s) {

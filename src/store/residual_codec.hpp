@@ -5,19 +5,22 @@
 // Each integer z is split into a high part h = z >> s and s low bits. The high parts are coded
 // with a static rANS coder whose frequency table is fitted to this very block (a two-pass,
 // per-chunk model, so the table is the best order-0 model for the chunk); the low bits, which are
-// close to uniform when s is chosen well, go to a raw bit stream. h ≥ 63 is an escape: symbol 63
-// and then the Elias-gamma code of h − 62 in the raw stream. s is chosen per block to minimise
-// the coded size.
+// close to uniform when s is chosen well, go to a raw bit stream. h ≥ 63 is an escape: its symbol
+// is its class, 62 + the bit length of h − 62 (63..126), so the coder learns how large the
+// outliers of the block are, and the bits of h − 62 below its leading one go to the raw stream.
+// s is chosen per block to minimise the coded size.
 //
-// Block layout (v1):
-//   u8 mode                     0 = constant, 1 = coded with 2 rANS states, 2 = with 4
+// Block layout:
+//   u8 mode                     0 = constant; coded: 2 = two rANS states, 3 = four (1 = two
+//                               states with Elias-gamma escapes: symbol 63, then the gamma code
+//                               of h − 62 in the raw stream; read, no longer written)
 //   mode 0: varint value        every integer of the block equals it (costs nothing per point)
-//   mode 1, 2: u8 shift s (0..63), u8 nsym (1..64),
+//   mode 1..3: u8 shift s (0..63), u8 nsym (1..127; ≤ 64 in mode 1),
 //           varint table_len, table: nsym Elias-gamma codes of (freq + 1), freqs sum to 4096
 //           varint rans_len, rans bytes (W = 2 or 4 interleaved 32-bit states, symbol i on state
 //             i mod W, byte-wise renormalisation; the stream starts with the W final states, 4
-//             bytes each). The encoder writes mode 2 for blocks of 1,024 integers or more.
-//           varint raw_len, raw bits (LSB-first)
+//             bytes each). The encoder writes four states for blocks of 1,024 integers or more.
+//           varint raw_len, raw bits (LSB-first): per integer, escape bits then its s low bits
 // The count of integers is not stored: the chunk that holds a block knows it.
 #include <cstdint>
 #include <span>
@@ -62,7 +65,8 @@ class ResidualDecoder {
   bool constant_ = true;
   std::uint64_t value_ = 0;
   unsigned shift_ = 0;
-  unsigned ways_ = 2;  // interleaved rANS states: 2 (mode 1) or 4 (mode 2)
+  bool gamma_escapes_ = false;  // mode 1
+  unsigned ways_ = 2;           // interleaved rANS states: 2 (mode 1) or 4 (mode 2)
   std::uint32_t states_[4] = {};
   unsigned phase_ = 0;  // the state the next integer is decoded with
   const std::uint8_t* rans_ = nullptr;
@@ -70,7 +74,7 @@ class ResidualDecoder {
   BitReader raw_;
   bool failed_ = false;
   // Per rANS slot: frequency (bits 0-12), slot − start of its symbol (bits 13-24), symbol
-  // (bits 25-30): one load decodes a symbol.
+  // (bits 25-31): one load decodes a symbol.
   std::uint32_t slots_[4096];  // filled by open() for a coded block; unused for a constant one
 };
 

@@ -220,7 +220,7 @@ void DecimalDecoder::mantissas(std::int64_t* out, std::size_t n) {
   std::size_t i = 0;
   if (index_ == 0) {
     out[i++] = m1_;
-    ewma_ = m1_ * 256;
+    ewma_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(m1_) << 8);  // wraps if corrupt
     m2_ = m1_;
   }
   // Wrapping arithmetic (corrupt input must not be undefined behaviour), range-checked below.
@@ -385,6 +385,95 @@ double GorillaDecoder::next() {
     prev_ ^= x;
   }
   return bits_double(prev_);
+}
+
+namespace {
+
+// Orders doubles by value through their bits (-NaN < -inf < … < -0.0 < +0.0 < … < +NaN), a total
+// order that tells -0.0 from +0.0 and keeps every NaN payload.
+std::uint64_t order_key(double v) {
+  const std::uint64_t b = double_bits(v);
+  return (b >> 63) ? ~b : b | (std::uint64_t{1} << 63);
+}
+
+}  // namespace
+
+bool encode_dictionary(std::span<const double> values, std::vector<std::uint8_t>& out) {
+  const std::size_t n = values.size();
+  if (n < 2) return false;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed(n);  // (order key, position)
+  for (std::size_t i = 0; i < n; ++i)
+    keyed[i] = {order_key(values[i]), static_cast<std::uint32_t>(i)};
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<double> table;
+  std::vector<double> indices(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i == 0 || keyed[i].first != keyed[i - 1].first) {
+      if (table.size() * 4 >= n * 3) return false;
+      table.push_back(values[keyed[i].second]);
+    }
+    indices[keyed[i].second] = static_cast<double>(table.size() - 1);
+  }
+  const std::size_t start = out.size();
+  ByteWriter w(out);
+  w.varint(table.size());
+  const std::size_t codec_at = out.size();
+  w.u8(0);
+  const std::size_t table_at = out.size();
+  bool decimal = encode_decimal(table, out);
+  std::vector<std::uint8_t> gorilla;
+  encode_gorilla(table, gorilla);
+  if (!decimal || gorilla.size() < out.size() - table_at) {
+    out.resize(table_at);
+    out.insert(out.end(), gorilla.begin(), gorilla.end());
+    out[codec_at] = 1;
+  }
+  if (!encode_decimal(indices, out)) {  // cannot happen: small integers are exact decimals
+    out.resize(start);
+    return false;
+  }
+  return true;
+}
+
+bool DictionaryDecoder::open(ByteReader& in, std::size_t count) {
+  const std::uint64_t k = in.varint();
+  const std::uint8_t table_codec = in.u8();
+  if (in.failed() || k == 0 || k > count || table_codec > 1) return false;
+  table_.resize(k);
+  if (table_codec == 0) {
+    auto table = std::make_unique<DecimalDecoder>();
+    if (!table->open(in, k)) return false;
+    table->values(table_.data(), k);
+    if (table->failed()) return false;
+  } else {
+    GorillaDecoder table;
+    if (!table.open(in, k)) return false;
+    for (auto& v : table_) v = table.next();
+    if (table.failed()) return false;
+  }
+  if (!indices_.open(in, count) || !indices_.exact() || indices_.exponent() != 0) return false;
+  failed_ = false;
+  return !in.failed();
+}
+
+void DictionaryDecoder::values(double* out, std::size_t n) {
+  std::int64_t index[512];
+  const auto k = static_cast<std::uint64_t>(table_.size());
+  while (n > 0) {
+    const std::size_t len = std::min<std::size_t>(n, 512);
+    indices_.mantissas(index, len);
+    for (std::size_t i = 0; i < len; ++i) {
+      const auto at = static_cast<std::uint64_t>(index[i]);
+      if (at < k) {
+        out[i] = table_[at];
+      } else {
+        failed_ = true;
+        out[i] = 0;
+      }
+    }
+    out += len;
+    n -= len;
+  }
 }
 
 }  // namespace strata::store

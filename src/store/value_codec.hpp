@@ -1,5 +1,5 @@
 #pragma once
-// The two value codecs a sealed chunk chooses between (per chunk, by size):
+// The value codecs a sealed chunk chooses between (per chunk, by size):
 //
 // DecimalCodec — for readings that are short decimals (most sensor data). Each double v becomes
 //   an integer mantissa m with v == m / 10^E bit for bit (E chosen per chunk, 0..18). The
@@ -11,6 +11,13 @@
 //   Layout: u8 E, u8 predictor, zz-varint level, zz-varint m0,
 //           residual block (count−1 mantissa residuals), residual block (count corrections:
 //           0 exact, 1 raw exception, zigzag(ulp delta)+2), varint n_raw, n_raw × u64.
+//
+// DictionaryCodec — for chunks that repeat few distinct values in an order no predictor follows
+//   (quantised readings such as CPU shares, counters sampled at fixed steps, mostly-zero signals
+//   with bursts): the distinct values, sorted, are coded once, then each reading as its index in
+//   that table. Layout: varint k (distinct values, 1..count), u8 table codec (0 decimal, 1
+//   Gorilla), the table (k values ascending by bit order: -NaN … -0.0 < +0.0 … +NaN), then the
+//   count indices as a decimal payload (exponent 0, exact).
 //
 // GorillaCodec — XOR of consecutive doubles with leading/trailing-zero windows (Pelkonen et al.,
 //   "Gorilla", VLDB 2015), for chunks of arbitrary doubles. Layout: varint n_bytes, bit stream.
@@ -24,11 +31,14 @@
 
 namespace strata::store {
 
-enum class ValueCodec : std::uint8_t { decimal = 0, gorilla = 1 };
+enum class ValueCodec : std::uint8_t { decimal = 0, gorilla = 1, dictionary = 2 };
 
 // Appends the decimal encoding of `values` to out; false (out unchanged) when it does not apply.
 bool encode_decimal(std::span<const double> values, std::vector<std::uint8_t>& out);
 void encode_gorilla(std::span<const double> values, std::vector<std::uint8_t>& out);
+// Appends the dictionary encoding; false (out unchanged) when three quarters of the values or more
+// are distinct, where it does not pay.
+bool encode_dictionary(std::span<const double> values, std::vector<std::uint8_t>& out);
 
 // Streams the values of a decimal-coded chunk.
 class DecimalDecoder {
@@ -75,6 +85,21 @@ class GorillaDecoder {
   std::uint64_t prev_ = 0;
   unsigned lead_ = 0, sig_ = 0;
   bool first_ = true;
+};
+
+// Streams the values of a dictionary-coded chunk: the table is decoded at open (k ≤ count), the
+// indices streamed.
+class DictionaryDecoder {
+ public:
+  bool open(ByteReader& in, std::size_t count);
+  // The next n values (REQUIRES: no more than remain).
+  void values(double* out, std::size_t n);
+  [[nodiscard]] bool failed() const { return failed_ || indices_.failed(); }
+
+ private:
+  std::vector<double> table_;
+  DecimalDecoder indices_;
+  bool failed_ = false;
 };
 
 }  // namespace strata::store

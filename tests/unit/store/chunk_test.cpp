@@ -193,7 +193,7 @@ TEST(Chunk, SpecialsInsideDecimalData) {
     for (std::size_t i = 0; i < n; i += 1 + rng() % 40) v[i] = specials[rng() % specials.size()];
     const ValueCodec c = expect_round_trip(with_regular_times(v), "decimals with exceptions");
     if (n >= 300) {
-      EXPECT_EQ(c, ValueCodec::decimal)
+      EXPECT_NE(c, ValueCodec::gorilla)
           << "a few exceptions should not push decimal data to gorilla";
     }
   }
@@ -219,6 +219,32 @@ TEST(Chunk, ValuesAFewUlpsOffShortDecimals) {
   expect_round_trip(with_regular_times(sums), "running sum of 0.1");
 }
 
+// Few distinct values in no predictable order (quantised CPU shares, mostly-zero bursts): the
+// dictionary codec, smaller than the decimal one, every value back bit for bit, -0.0 and +0.0
+// and NaN payloads kept apart.
+TEST(Chunk, FewDistinctValuesPickTheDictionary) {
+  std::mt19937_64 rng(9);
+  std::vector<double> levels;
+  for (int k = 0; k < 40; ++k) levels.push_back(static_cast<double>(rng() % 1000000) / 1000.0);
+  std::vector<double> v(4000);
+  for (auto& x : v) x = levels[rng() % levels.size()];
+  EXPECT_EQ(expect_round_trip(with_regular_times(v), "40 levels"), ValueCodec::dictionary);
+  std::vector<std::uint8_t> decimal;
+  ASSERT_TRUE(encode_decimal(v, decimal));
+  EXPECT_LT(static_cast<double>(encode_chunk(with_regular_times(v)).size()),
+            0.8 * static_cast<double>(decimal.size()));
+  // Specials among the levels, the table going to Gorilla.
+  auto specials = special_values();
+  specials.push_back(-0.0);
+  specials.push_back(0.0);
+  for (std::size_t i = 0; i < v.size(); i += 7) v[i] = specials[rng() % specials.size()];
+  expect_round_trip(with_regular_times(v), "40 levels and specials");
+  // A mostly-zero signal with rare long bursts.
+  std::vector<double> bursts(4000, 0.0);
+  for (std::size_t i = 0; i < bursts.size(); i += 37) bursts[i] = 1e6 + static_cast<double>(i % 5);
+  expect_round_trip(with_regular_times(bursts), "bursts");
+}
+
 TEST(Chunk, RandomWalksAtEveryPrecisionPickDecimal) {
   std::mt19937_64 rng(4);
   for (int decimals = 0; decimals <= 6; ++decimals) {
@@ -227,8 +253,9 @@ TEST(Chunk, RandomWalksAtEveryPrecisionPickDecimal) {
         const auto v = decimal_walk(rng, n, decimals, start);
         const ValueCodec c = expect_round_trip(with_jittered_times(v, rng),
                                                "walk at " + std::to_string(decimals) + " decimals");
-        if (n >= 50) {
-          EXPECT_EQ(c, ValueCodec::decimal) << decimals << " decimals, " << n << " samples";
+        // Short chunks go to whichever codec is smallest; longer ones to a decimal-aware one.
+        if (n >= 1000) {
+          EXPECT_NE(c, ValueCodec::gorilla) << decimals << " decimals, " << n << " samples";
         }
       }
     }
