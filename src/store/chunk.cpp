@@ -71,10 +71,13 @@ std::vector<std::uint8_t> encode_chunk(std::span<const Sample> samples) {
   if (encode_dictionary(values, other) &&
       (codec == ValueCodec::gorilla || other.size() + (other.size() >> 5) < out.size() - values_at))
     adopt(other, ValueCodec::dictionary);
-  other.clear();
-  encode_gorilla(values, other);
-  if (codec == ValueCodec::gorilla || other.size() + (other.size() >> 5) < out.size() - values_at)
-    adopt(other, ValueCodec::gorilla);
+  // Gorilla spends at least a bit a value: below that it cannot win.
+  if (codec == ValueCodec::gorilla || out.size() - values_at > samples.size() / 8) {
+    other.clear();
+    encode_gorilla(values, other);
+    if (codec == ValueCodec::gorilla || other.size() < out.size() - values_at)
+      adopt(other, ValueCodec::gorilla);
+  }
   out[codec_at] = static_cast<std::uint8_t>(codec);
   w.u32(crc32c(out.data(), out.size()));
   return out;

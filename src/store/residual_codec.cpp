@@ -71,9 +71,11 @@ unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) 
   std::array<std::uint64_t, 65> by_len{};
   for (std::uint64_t v : values) ++by_len[bit_length(v)];
   const auto n = static_cast<double>(values.size());
+  unsigned longest = 64;
+  while (longest > 0 && by_len[longest] == 0) --longest;
   double best_estimate = 1e300;
   int guess = 0;
-  for (unsigned s = 0; s < 64; ++s) {
+  for (unsigned s = 0; s <= std::min(63u, longest); ++s) {  // wider splits only add raw bits
     // Classes: k = bit length − s (k ≤ 0 → high part 0); class k holds high parts in
     // [2^(k−1), 2^k), about k − 1 bits beyond the class (escapes send them raw).
     std::array<std::uint64_t, 65> cls{};
