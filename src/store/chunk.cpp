@@ -68,7 +68,9 @@ std::vector<std::uint8_t> encode_chunk(std::span<const Sample> samples) {
     codec = c;
   };
   std::vector<std::uint8_t> other;
-  if (encode_dictionary(values, other) &&
+  const std::size_t to_beat =
+      codec == ValueCodec::gorilla ? samples.size() * 16 : out.size() - values_at;
+  if (encode_dictionary(values, to_beat, other) &&
       (codec == ValueCodec::gorilla || other.size() + (other.size() >> 5) < out.size() - values_at))
     adopt(other, ValueCodec::dictionary);
   // Gorilla spends at least a bit a value: below that it cannot win.

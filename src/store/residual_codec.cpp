@@ -241,8 +241,16 @@ void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::ui
 
   std::vector<std::uint8_t> table;
   {
+    // Each frequency but the last (4096 − the others) as the change of its bit length from the
+    // previous one (neighbouring frequencies are alike) and its bits below the leading one.
     BitWriter tw(table);
-    for (unsigned s = 0; s < h.nsym; ++s) tw.gamma(freq[s] + 1);
+    unsigned prev_len = 0;
+    for (unsigned s = 0; s + 1 < h.nsym; ++s) {
+      const unsigned len = bit_length(freq[s]);
+      tw.gamma(zigzag(static_cast<std::int64_t>(len) - static_cast<std::int64_t>(prev_len)) + 1);
+      if (len >= 2) tw.put(freq[s], len - 1);
+      prev_len = len;
+    }
     tw.finish();
   }
   w.u8(ways == 4 ? 3 : 2);
@@ -277,7 +285,7 @@ void ResidualDecoder::decode_coded(std::uint64_t* out, std::size_t n) {
   const std::uint8_t* p = rans_;
   const std::uint8_t* const end = rans_end_;
   const unsigned shift = shift_;
-  const bool gamma_escapes = gamma_escapes_;
+  const bool gamma_escapes = legacy_;
   const std::uint64_t mask = kLow == LowBits::fixed ? (std::uint64_t{1} << shift) - 1 : 0;
   bool failed = false;
   // One rANS step; `checked` when fewer than two bytes may be left to renormalise from.
@@ -356,16 +364,27 @@ bool ResidualDecoder::open(ByteReader& in) {
   }
   if (mode < 1 || mode > 3) return false;
   ways_ = mode == 3 ? 4 : 2;
-  gamma_escapes_ = mode == 1;
+  legacy_ = mode == 1;
   constant_ = false;
   shift_ = in.u8();
   const unsigned nsym = in.u8();
-  if (shift_ > 63 || nsym == 0 || nsym > (gamma_escapes_ ? kEscape + 1 : kSymbols - 1))
-    return false;
+  if (shift_ > 63 || nsym == 0 || nsym > (legacy_ ? kEscape + 1 : kSymbols - 1)) return false;
   BitReader table(in.bytes(in.varint()));
   std::uint32_t total = 0;
+  unsigned prev_len = 0;
   for (unsigned s = 0; s < nsym; ++s) {
-    const std::uint64_t f = table.gamma() - 1;
+    std::uint64_t f;
+    if (legacy_) {
+      f = table.gamma() - 1;
+    } else if (s + 1 == nsym) {
+      f = kScale - total;  // the last frequency is what the others leave
+      if (f == 0) return false;
+    } else {
+      const std::int64_t len = static_cast<std::int64_t>(prev_len) + unzigzag(table.gamma() - 1);
+      if (len < 0 || len > 13) return false;
+      prev_len = static_cast<unsigned>(len);
+      f = len == 0 ? 0 : (std::uint64_t{1} << (len - 1)) | (len >= 2 ? table.get(len - 1) : 0);
+    }
     if (f > kScale || total + f > kScale) return false;
     const std::uint32_t base = static_cast<std::uint32_t>(f) | (s << 25);
     std::uint32_t* slot = slots_ + total;

@@ -12,11 +12,15 @@
 //
 // Block layout:
 //   u8 mode                     0 = constant; coded: 2 = two rANS states, 3 = four (1 = two
-//                               states with Elias-gamma escapes: symbol 63, then the gamma code
-//                               of h − 62 in the raw stream; read, no longer written)
+//                               states with Elias-gamma escapes, symbol 63 then the gamma code
+//                               of h − 62 in the raw stream, and a gamma-coded table; read, no
+//                               longer written)
 //   mode 0: varint value        every integer of the block equals it (costs nothing per point)
 //   mode 1..3: u8 shift s (0..63), u8 nsym (1..127; ≤ 64 in mode 1),
-//           varint table_len, table: nsym Elias-gamma codes of (freq + 1), freqs sum to 4096
+//           varint table_len, table: the frequencies of symbols 0..nsym−1, summing to 4096.
+//             Modes 2, 3: for each but the last (4096 − the others), the Elias-gamma code of
+//             zigzag(bit length − previous bit length) + 1, then the bits below its leading one.
+//             Mode 1: nsym Elias-gamma codes of freq + 1.
 //           varint rans_len, rans bytes (W = 2 or 4 interleaved 32-bit states, symbol i on state
 //             i mod W, byte-wise renormalisation; the stream starts with the W final states, 4
 //             bytes each). The encoder writes four states for blocks of 1,024 integers or more.
@@ -65,8 +69,8 @@ class ResidualDecoder {
   bool constant_ = true;
   std::uint64_t value_ = 0;
   unsigned shift_ = 0;
-  bool gamma_escapes_ = false;  // mode 1
-  unsigned ways_ = 2;           // interleaved rANS states: 2 (mode 1) or 4 (mode 2)
+  bool legacy_ = false;  // mode 1: gamma escapes and a gamma-coded table
+  unsigned ways_ = 2;    // interleaved rANS states: 2 (mode 1) or 4 (mode 2)
   std::uint32_t states_[4] = {};
   unsigned phase_ = 0;  // the state the next integer is decoded with
   const std::uint8_t* rans_ = nullptr;

@@ -398,9 +398,45 @@ std::uint64_t order_key(double v) {
 
 }  // namespace
 
-bool encode_dictionary(std::span<const double> values, std::vector<std::uint8_t>& out) {
+namespace {
+
+// The number of distinct values (by bits), or 0 once it reaches `limit`: an open-addressing set.
+std::size_t count_distinct(std::span<const double> values, std::size_t limit) {
+  std::size_t capacity = 16;
+  while (capacity < 2 * limit) capacity *= 2;
+  std::vector<std::uint64_t> slots(capacity, 0);  // bits + 1; 0 = empty (bits ~0 never occurs)
+  bool has_max = false;                           // the one value whose bits + 1 wrap to 0
+  std::size_t k = 0;
+  for (double v : values) {
+    const std::uint64_t key = double_bits(v) + 1;
+    if (key == 0) {
+      if (!has_max && ++k >= limit) return 0;
+      has_max = true;
+      continue;
+    }
+    std::size_t at = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & (capacity - 1);
+    while (slots[at] != 0 && slots[at] != key) at = (at + 1) & (capacity - 1);
+    if (slots[at] == 0) {
+      slots[at] = key;
+      if (++k >= limit) return 0;
+    }
+  }
+  return k;
+}
+
+}  // namespace
+
+bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
+                       std::vector<std::uint8_t>& out) {
   const std::size_t n = values.size();
   if (n < 2) return false;
+  // Indices into k values that follow no predictor cost about log2(k) bits each; when the values
+  // already cost well under that, a dictionary rarely wins, and pricing it (a sort and two more
+  // encodings) is most of a chunk's sealing time. Counting the distinct values first is cheap.
+  const std::size_t k = count_distinct(values, (3 * n + 3) / 4);
+  if (k == 0) return false;
+  if (8.0 * static_cast<double>(to_beat) < 0.5 * std::log2(static_cast<double>(k)) * n)
+    return false;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed(n);  // (order key, position)
   for (std::size_t i = 0; i < n; ++i)
     keyed[i] = {order_key(values[i]), static_cast<std::uint32_t>(i)};

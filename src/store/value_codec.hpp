@@ -37,8 +37,10 @@ enum class ValueCodec : std::uint8_t { decimal = 0, gorilla = 1, dictionary = 2 
 bool encode_decimal(std::span<const double> values, std::vector<std::uint8_t>& out);
 void encode_gorilla(std::span<const double> values, std::vector<std::uint8_t>& out);
 // Appends the dictionary encoding; false (out unchanged) when three quarters of the values or more
-// are distinct, where it does not pay.
-bool encode_dictionary(std::span<const double> values, std::vector<std::uint8_t>& out);
+// are distinct, or when the values' best encoding so far, `to_beat` bytes, is already cheaper
+// than three quarters of log2(distinct values) bits a value: then it does not pay.
+bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
+                       std::vector<std::uint8_t>& out);
 
 // Streams the values of a decimal-coded chunk.
 class DecimalDecoder {
