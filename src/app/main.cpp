@@ -310,7 +310,11 @@ int main(int argc, char** argv) {
         }
       };
       std::vector<std::string> names;
-      for (auto a : agg_list) names.emplace_back(store::aggregate_name(a));
+      store::AggregateSet need = 0;
+      for (auto a : agg_list) {
+        names.emplace_back(store::aggregate_name(a));
+        need |= store::aggregate_set({a});
+      }
       if (latest) {
         if (auto s = store::latest(snap)) row(s->ts, {s->value}, {"value"});
         continue;
@@ -319,7 +323,7 @@ int main(int argc, char** argv) {
       if (!agg_list.empty()) {
         std::vector<store::Bucket> buckets;
         if (interval > 0) {
-          auto b = store::aggregate(snap, t_from, t_to, interval);
+          auto b = store::aggregate(snap, t_from, t_to, interval, need);
           if (!b) fail(name + ": " + b.error().message);
           buckets = std::move(*b);
         } else {

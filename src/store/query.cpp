@@ -203,8 +203,13 @@ void emit(std::vector<Bucket>& out, const Bucket& run) {
     out.push_back(run);
 }
 
+// Whether a fold must keep min and M2 (the spread), or can leave them NaN.
+bool needs_spread(AggregateSet need) {
+  return (need & aggregate_set({Aggregate::min, Aggregate::stddev})) != 0;
+}
+
 // A run of doubles of one bucket.
-Bucket run_of_values(Timestamp start, const double* v, std::size_t n) {
+Bucket run_of_values(Timestamp start, const double* v, std::size_t n, bool spread) {
   Bucket b;
   b.start = start;
   b.count = n;
@@ -220,6 +225,10 @@ Bucket run_of_values(Timestamp start, const double* v, std::size_t n) {
   b.min = lo;
   b.max = hi;
   b.mean = sum / static_cast<double>(n);
+  if (!spread) {
+    b.min = b.m2 = std::numeric_limits<double>::quiet_NaN();
+    return b;
+  }
   double m2 = 0;
   for (std::size_t i = 0; i < n; ++i) m2 += (v[i] - b.mean) * (v[i] - b.mean);
   b.m2 = m2;
@@ -229,6 +238,25 @@ Bucket run_of_values(Timestamp start, const double* v, std::size_t n) {
 // A run of exact decimal mantissas of one bucket: min, max and the sum on integers (exact),
 // one division each at the end; M2 from the deviations about the mean.
 // REQUIRES: |m| < 2^53 and n < 2^10 per call, so the int64 sum cannot overflow.
+// Without the spread: max and the sum alone.
+Bucket run_of_mantissas_light(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
+  std::int64_t hi = m[0], sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    hi = std::max(hi, m[i]);
+    sum += m[i];
+  }
+  Bucket b;
+  b.start = start;
+  b.count = n;
+  b.first = static_cast<double>(m[0]) / scale;
+  b.last = static_cast<double>(m[n - 1]) / scale;
+  b.min = b.m2 = std::numeric_limits<double>::quiet_NaN();
+  b.max = static_cast<double>(hi) / scale;
+  b.sum = static_cast<double>(sum) / scale;
+  b.mean = b.sum / static_cast<double>(n);
+  return b;
+}
+
 Bucket run_of_mantissas(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
   // One pass: min, max and the first two moments of d = m − m[0] in wrapping integers. When the
   // run is narrow enough (|d| < 2^16, n ≤ 4,096) they are exact and n²·M2 = n·Σd² − (Σd)² is an
@@ -282,7 +310,7 @@ Timestamp bucket_of(Timestamp ts, Timestamp interval) {
 
 // Aggregates one chunk that overlaps no other source, a decoded block at a time.
 Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Timestamp interval,
-                       std::vector<Bucket>& out) {
+                       bool spread, std::vector<Bucket>& out) {
   auto d = ChunkDecoder::open(chunk.bytes);
   if (!d) return d.error();
   ChunkDecoder& dec = **d;
@@ -323,8 +351,9 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
         j = i + 1;
         while (j < n && ts[j] <= last) ++j;
       }
-      emit(out, integers ? run_of_mantissas(start, m + i, j - i, scale)
-                         : run_of_values(start, v + i, j - i));
+      emit(out, !integers ? run_of_values(start, v + i, j - i, spread)
+                : spread  ? run_of_mantissas(start, m + i, j - i, scale)
+                          : run_of_mantissas_light(start, m + i, j - i, scale));
       i = j;
     }
     if (i < n) break;  // past `to`
@@ -336,7 +365,7 @@ Status aggregate_chunk(const ChunkRef& chunk, Timestamp from, Timestamp to, Time
 }  // namespace
 
 Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to,
-                                      Timestamp interval) {
+                                      Timestamp interval, AggregateSet need) {
   if (interval <= 0)
     return Error::of(errc::invalid_argument, "aggregation interval must be positive");
   std::vector<Bucket> out;
@@ -349,7 +378,9 @@ Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp 
     Timestamp hi;
     const std::size_t end = group_end(sources, g, hi);
     if (end - g == 1 && sources[g].chunk) {
-      if (auto s = aggregate_chunk(*sources[g].chunk, from, to, interval, out); !s) status = s;
+      if (auto s = aggregate_chunk(*sources[g].chunk, from, to, interval, needs_spread(need), out);
+          !s)
+        status = s;
     } else {
       SeriesSnapshot part;
       auto chunks = std::make_shared<std::vector<ChunkRef>>();

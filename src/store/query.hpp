@@ -2,6 +2,7 @@
 // Reads over a SeriesSnapshot: raw ranges (streamed a batch at a time), aggregates per interval
 // and the latest value. Chunks that overlap in time are merged with the newest write winning;
 // otherwise chunks are decoded one after another, never a whole range at once.
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,9 +63,21 @@ struct Bucket {
   [[nodiscard]] double value(Aggregate a) const;
 };
 
+// A set of aggregates (bit 1 << Aggregate): what a query asks for, so that folds can skip what
+// only the others need (min and stddev cost a compare and a multiply-add a point).
+using AggregateSet = std::uint32_t;
+inline constexpr AggregateSet kEveryAggregate = 0xFF;
+constexpr AggregateSet aggregate_set(std::initializer_list<Aggregate> list) {
+  AggregateSet s = 0;
+  for (Aggregate a : list) s |= AggregateSet{1} << static_cast<unsigned>(a);
+  return s;
+}
+
 // Buckets of `interval` aligned to the epoch, over from ≤ ts ≤ to; empty buckets are left out.
+// min and stddev are computed only when `need` holds them (otherwise NaN or partial); count, sum,
+// avg, max, first and last always are.
 Result<std::vector<Bucket>> aggregate(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to,
-                                      Timestamp interval);
+                                      Timestamp interval, AggregateSet need = kEveryAggregate);
 // The whole range as one bucket.
 Result<Bucket> aggregate_all(const SeriesSnapshot& snapshot, Timestamp from, Timestamp to);
 // The newest sample of the series.

@@ -533,5 +533,45 @@ TEST(Query, AggregateNames) {
   EXPECT_NE(bad.error().message.find("stddev"), std::string::npos) << "lists what is known";
 }
 
+// A query that asks for fewer aggregates gets the same answers for them, on the integer path
+// (exact decimals) and the floating-point path, and the skipped ones (min, stddev) stay NaN.
+TEST(Query, AskingForFewerAggregatesKeepsTheirAnswers) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options(5000));
+  std::mt19937_64 rng(8);
+  std::normal_distribution<double> normal(0, 1);
+  const SeriesId decimals = must_resolve(*store, series_key("d", "decimals"));
+  const SeriesId doubles = must_resolve(*store, series_key("d", "doubles"));
+  std::vector<Sample> a, b;
+  double walk = 60;
+  for (int i = 0; i < 12000; ++i) {
+    walk += std::round(normal(rng) * 5) / 100;
+    a.push_back({static_cast<Timestamp>(i) * kS, std::round(walk * 100) / 100});
+    b.push_back({static_cast<Timestamp>(i) * kS, 1e3 + normal(rng)});
+  }
+  ASSERT_TRUE(store->append(decimals, a).ok());
+  ASSERT_TRUE(store->append(doubles, b).ok());
+  ASSERT_TRUE(store->checkpoint().ok());
+  const AggregateSet need = aggregate_set({Aggregate::avg, Aggregate::max});
+  for (SeriesId id : {decimals, doubles}) {
+    const auto snap = store->snapshot(id);
+    auto all = aggregate(snap, kMinTimestamp, kMaxTimestamp, 60 * kS);
+    auto some = aggregate(snap, kMinTimestamp, kMaxTimestamp, 60 * kS, need);
+    ASSERT_TRUE(all.ok() && some.ok());
+    ASSERT_EQ(all->size(), some->size());
+    ASSERT_EQ(all->size(), 200u);
+    for (std::size_t i = 0; i < all->size(); ++i) {
+      const Bucket &x = (*all)[i], &y = (*some)[i];
+      EXPECT_EQ(x.start, y.start);
+      for (Aggregate g : {Aggregate::count, Aggregate::sum, Aggregate::avg, Aggregate::max,
+                          Aggregate::first, Aggregate::last})
+        EXPECT_EQ(x.value(g), y.value(g)) << aggregate_name(g) << " in bucket " << i;
+      EXPECT_TRUE(std::isnan(y.value(Aggregate::min)));
+      EXPECT_TRUE(std::isnan(y.value(Aggregate::stddev)));
+      EXPECT_FALSE(std::isnan(x.value(Aggregate::stddev)));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace strata::store
