@@ -388,7 +388,17 @@ bool ResidualDecoder::open(ByteReader& in) {
     if (f > kScale || total + f > kScale) return false;
     const std::uint32_t base = static_cast<std::uint32_t>(f) | (s << 25);
     std::uint32_t* slot = slots_ + total;
-    for (std::uint32_t k = 0; k < f; ++k) slot[k] = base + (k << 13);
+    // Four slots a step: open() runs once a block, and a 4,096-slot table is a visible part of
+    // scanning short chunks.
+    std::uint32_t k = 0;
+    for (; k + 4 <= f; k += 4) {
+      const std::uint32_t e = base + (k << 13);
+      slot[k] = e;
+      slot[k + 1] = e + (1u << 13);
+      slot[k + 2] = e + (2u << 13);
+      slot[k + 3] = e + (3u << 13);
+    }
+    for (; k < f; ++k) slot[k] = base + (k << 13);
     total += static_cast<std::uint32_t>(f);
   }
   if (total != kScale || table.failed()) return false;
