@@ -68,7 +68,7 @@ std::vector<std::uint8_t> encode_chunk(std::span<const Sample> samples) {
     codec = c;
   };
   std::vector<std::uint8_t> other;
-  const std::size_t to_beat =
+  const std::size_t to_beat =  // without a decimal encoding, anything is worth pricing
       codec == ValueCodec::gorilla ? samples.size() * 16 : out.size() - values_at;
   if (encode_dictionary(values, to_beat, other) &&
       (codec == ValueCodec::gorilla || other.size() + (other.size() >> 5) < out.size() - values_at))

@@ -235,10 +235,9 @@ Bucket run_of_values(Timestamp start, const double* v, std::size_t n, bool sprea
   return b;
 }
 
-// A run of exact decimal mantissas of one bucket: min, max and the sum on integers (exact),
-// one division each at the end; M2 from the deviations about the mean.
-// REQUIRES: |m| < 2^53 and n < 2^10 per call, so the int64 sum cannot overflow.
-// Without the spread: max and the sum alone.
+// A run of exact decimal mantissas of one bucket without the spread: max and the sum on integers
+// (exact), one division each at the end. REQUIRES: |m| < 2^53 and n < 2^10 per call, so the
+// int64 sum cannot overflow.
 Bucket run_of_mantissas_light(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
   std::int64_t hi = m[0], sum = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -257,6 +256,7 @@ Bucket run_of_mantissas_light(Timestamp start, const std::int64_t* m, std::size_
   return b;
 }
 
+// The same with the spread (min and M2). REQUIRES as above.
 Bucket run_of_mantissas(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
   // One pass: min, max and the first two moments of d = m − m[0] in wrapping integers. When the
   // run is narrow enough (|d| < 2^16, n ≤ 4,096) they are exact and n²·M2 = n·Σd² − (Σd)² is an

@@ -70,7 +70,7 @@ class ResidualDecoder {
   std::uint64_t value_ = 0;
   unsigned shift_ = 0;
   bool legacy_ = false;  // mode 1: gamma escapes and a gamma-coded table
-  unsigned ways_ = 2;    // interleaved rANS states: 2 (mode 1) or 4 (mode 2)
+  unsigned ways_ = 2;    // interleaved rANS states: 2 (modes 1, 2) or 4 (mode 3)
   std::uint32_t states_[4] = {};
   unsigned phase_ = 0;  // the state the next integer is decoded with
   const std::uint8_t* rans_ = nullptr;

@@ -396,16 +396,12 @@ std::uint64_t order_key(double v) {
   return (b >> 63) ? ~b : b | (std::uint64_t{1} << 63);
 }
 
-}  // namespace
-
-namespace {
-
 // The number of distinct values (by bits), or 0 once it reaches `limit`: an open-addressing set.
 std::size_t count_distinct(std::span<const double> values, std::size_t limit) {
   std::size_t capacity = 16;
   while (capacity < 2 * limit) capacity *= 2;
-  std::vector<std::uint64_t> slots(capacity, 0);  // bits + 1; 0 = empty (bits ~0 never occurs)
-  bool has_max = false;                           // the one value whose bits + 1 wrap to 0
+  std::vector<std::uint64_t> slots(capacity, 0);  // bits + 1; 0 = empty
+  bool has_max = false;  // the value with every bit set, whose bits + 1 wrap to 0
   std::size_t k = 0;
   for (double v : values) {
     const std::uint64_t key = double_bits(v) + 1;
@@ -444,10 +440,7 @@ bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
   std::vector<double> table;
   std::vector<double> indices(n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (i == 0 || keyed[i].first != keyed[i - 1].first) {
-      if (table.size() * 4 >= n * 3) return false;
-      table.push_back(values[keyed[i].second]);
-    }
+    if (i == 0 || keyed[i].first != keyed[i - 1].first) table.push_back(values[keyed[i].second]);
     indices[keyed[i].second] = static_cast<double>(table.size() - 1);
   }
   const std::size_t start = out.size();
