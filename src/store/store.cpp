@@ -475,21 +475,43 @@ Status Store::checkpoint() {
   return checkpoint_locked();
 }
 
+void Store::encode_chunks(SeriesId series, std::span<const Sample> samples,
+                          std::vector<ChunkToWrite>& writes, EncodedChunks& keep) const {
+  for (std::size_t at = 0; at < samples.size(); at += options_.chunk_max_points) {
+    const std::size_t n = std::min(options_.chunk_max_points, samples.size() - at);
+    const std::span<const Sample> part(samples.data() + at, n);
+    keep.push_back(std::make_unique<std::vector<std::uint8_t>>(encode_chunk(part)));
+    writes.push_back(ChunkToWrite{
+        ChunkMeta{series, part.front().ts, part.back().ts, static_cast<std::uint32_t>(n), 0, 0},
+        std::span<const std::uint8_t>(*keep.back())});
+  }
+}
+
+Result<std::map<SeriesId, std::vector<ChunkRef>>> Store::write_chunks(
+    std::vector<ChunkToWrite>& writes, Manifest& next) const {
+  const auto chunk_dir = dir_ / "chunks";
+  const std::uint32_t file = next.next_file;
+  if (auto s = write_chunk_file(chunk_dir, file, writes); !s) return s.error();
+  auto mapped = MappedFile::open(chunk_file_path(chunk_dir, file));
+  if (!mapped) return mapped.error();
+  next.files[file];
+  next.next_file = file + 1;
+  std::map<SeriesId, std::vector<ChunkRef>> refs;
+  for (std::uint32_t i = 0; i < writes.size(); ++i) {
+    const auto& w = writes[i];
+    refs[w.meta.series].push_back(
+        ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count, precedence_of(file, i), file, i, *mapped,
+                 (*mapped)->bytes().subspan(w.meta.offset, w.meta.length)});
+  }
+  return refs;
+}
+
 Status Store::checkpoint_locked() {
   if (auto s = registry_->sync(); !s) return s;
   auto first_kept = wal_->rotate();
   if (!first_kept) return first_kept.error();
-  const std::uint32_t file = manifest_.next_file;
-  // Pending chunks in precedence order, then every head, encoded.
-  struct Item {
-    SeriesId series;
-    std::uint64_t precedence;
-    const ChunkRef* pending;  // or
-    std::shared_ptr<std::vector<std::uint8_t>> head_chunk;
-    Timestamp tmin, tmax;
-    std::uint32_t count;
-  };
-  std::vector<Item> items;
+  // Pending chunks in precedence order, then every head, encoded: one new file.
+  std::vector<std::pair<const ChunkRef*, SeriesId>> pending;
   std::vector<std::shared_ptr<const std::vector<ChunkRef>>> pins;  // keep pending refs alive
   std::size_t n_states;
   {
@@ -501,49 +523,27 @@ Status Store::checkpoint_locked() {
     std::lock_guard lk(s.mu);
     pins.push_back(s.chunks);
     for (const auto& c : *s.chunks)
-      if (c.file == 0)
-        items.push_back(Item{id, c.precedence, &c, nullptr, c.tmin, c.tmax, c.count});
+      if (c.file == 0) pending.emplace_back(&c, id);
   }
-  std::sort(items.begin(), items.end(),
-            [](const Item& a, const Item& b) { return a.precedence < b.precedence; });
+  std::sort(pending.begin(), pending.end(),
+            [](const auto& a, const auto& b) { return a.first->precedence < b.first->precedence; });
+  std::vector<ChunkToWrite> writes;
+  for (const auto& [c, id] : pending)
+    writes.push_back(ChunkToWrite{ChunkMeta{id, c->tmin, c->tmax, c->count, 0, 0}, c->bytes});
+  EncodedChunks encoded;
   for (SeriesId id = 0; id < n_states; ++id) {
     auto& s = state(id);
     std::lock_guard lk(s.mu);
-    for (std::size_t at = 0; at < s.head.size(); at += options_.chunk_max_points) {
-      const std::size_t n = std::min(options_.chunk_max_points, s.head.size() - at);
-      const std::span<const Sample> part(s.head.data() + at, n);
-      items.push_back(Item{id, 0, nullptr,
-                           std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part)),
-                           part.front().ts, part.back().ts, static_cast<std::uint32_t>(n)});
-    }
+    encode_chunks(id, s.head, writes, encoded);
   }
-  if (!items.empty()) {
-    std::vector<ChunkToWrite> writes;
-    writes.reserve(items.size());
-    for (const auto& it : items) {
-      ChunkToWrite w;
-      w.meta = ChunkMeta{it.series, it.tmin, it.tmax, it.count, 0, 0};
-      w.bytes = it.pending ? it.pending->bytes : std::span<const std::uint8_t>(*it.head_chunk);
-      writes.push_back(w);
-    }
-    const auto chunk_dir = dir_ / "chunks";
-    if (auto s = write_chunk_file(chunk_dir, file, writes); !s) return s;
-    auto mapped = MappedFile::open(chunk_file_path(chunk_dir, file));
-    if (!mapped) return mapped.error();
+  if (!writes.empty()) {
     Manifest next = manifest_;
-    next.files[file];
-    next.next_file = file + 1;
+    auto added = write_chunks(writes, next);
+    if (!added) return added.error();
     if (auto s = next.write(dir_ / "MANIFEST"); !s) return s;
     manifest_ = std::move(next);
     // Swap every series to the file-backed chunks and empty the heads.
-    std::map<SeriesId, std::vector<ChunkRef>> added;
-    for (std::uint32_t i = 0; i < writes.size(); ++i) {
-      const auto& w = writes[i];
-      added[w.meta.series].push_back(
-          ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count, precedence_of(file, i), file, i, *mapped,
-                   (*mapped)->bytes().subspan(w.meta.offset, w.meta.length)});
-    }
-    for (auto& [id, refs] : added) {
+    for (auto& [id, refs] : *added) {
       auto& s = state(id);
       std::lock_guard lk(s.mu);
       auto next_list = std::make_shared<std::vector<ChunkRef>>();
@@ -565,34 +565,19 @@ Status Store::replace_chunks(std::vector<Replacement>& reps) {
   const auto chunk_dir = dir_ / "chunks";
   const std::uint32_t file = manifest_.next_file;
   std::vector<ChunkToWrite> writes;
-  std::vector<std::shared_ptr<std::vector<std::uint8_t>>> encoded;
-  std::vector<std::size_t> owner_of;  // write index → replacement index
-  for (std::size_t r = 0; r < reps.size(); ++r) {
-    const auto& rep = reps[r];
-    for (std::size_t at = 0; at < rep.samples.size(); at += options_.chunk_max_points) {
-      const std::size_t n = std::min(options_.chunk_max_points, rep.samples.size() - at);
-      const std::span<const Sample> part(rep.samples.data() + at, n);
-      encoded.push_back(std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part)));
-      writes.push_back(ChunkToWrite{ChunkMeta{rep.series, part.front().ts, part.back().ts,
-                                              static_cast<std::uint32_t>(n), 0, 0},
-                                    std::span<const std::uint8_t>(*encoded.back())});
-      owner_of.push_back(r);
-    }
-    for (const ChunkRef* c : rep.copy) {
+  EncodedChunks encoded;
+  for (const auto& rep : reps) {
+    encode_chunks(rep.series, rep.samples, writes, encoded);
+    for (const ChunkRef* c : rep.copy)
       writes.push_back(
           ChunkToWrite{ChunkMeta{rep.series, c->tmin, c->tmax, c->count, 0, 0}, c->bytes});
-      owner_of.push_back(r);
-    }
   }
-  std::shared_ptr<const MappedFile> mapped;
   Manifest next = manifest_;
+  std::map<SeriesId, std::vector<ChunkRef>> added;
   if (!writes.empty()) {
-    if (auto s = write_chunk_file(chunk_dir, file, writes); !s) return s;
-    auto m = MappedFile::open(chunk_file_path(chunk_dir, file));
-    if (!m) return m.error();
-    mapped = std::move(*m);
-    next.files[file];
-    next.next_file = file + 1;
+    auto refs = write_chunks(writes, next);
+    if (!refs) return refs.error();
+    added = std::move(*refs);
   }
   for (const auto& rep : reps)
     for (const ChunkRef* c : rep.old) next.files[c->file].insert(c->index);
@@ -610,13 +595,6 @@ Status Store::replace_chunks(std::vector<Replacement>& reps) {
     std::error_code ec;
     std::filesystem::remove(chunk_file_path(chunk_dir, f), ec);
     std::filesystem::remove(chunk_index_path(chunk_dir, f), ec);
-  }
-  std::map<SeriesId, std::vector<ChunkRef>> added;
-  for (std::uint32_t i = 0; i < writes.size(); ++i) {
-    const auto& w = writes[i];
-    added[w.meta.series].push_back(ChunkRef{w.meta.tmin, w.meta.tmax, w.meta.count,
-                                            precedence_of(file, i), file, i, mapped,
-                                            mapped->bytes().subspan(w.meta.offset, w.meta.length)});
   }
   for (const auto& rep : reps) {
     auto& s = state(rep.series);

@@ -9,6 +9,7 @@
 // refused with a reason, never dropped silently; on equal timestamps the last write wins.
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -151,6 +152,14 @@ class Store {
     std::vector<const ChunkRef*> copy;
   };
   Status replace_chunks(std::vector<Replacement>& reps);
+  // What checkpoints and replacements share: encoding samples into chunks of at most
+  // chunk_max_points (the bytes kept alive in `keep`), and writing a new chunk file, registered
+  // in `next` (the caller writes the MANIFEST), with the refs to its chunks by series.
+  using EncodedChunks = std::vector<std::unique_ptr<std::vector<std::uint8_t>>>;
+  void encode_chunks(SeriesId series, std::span<const Sample> samples,
+                     std::vector<ChunkToWrite>& writes, EncodedChunks& keep) const;
+  Result<std::map<SeriesId, std::vector<ChunkRef>>> write_chunks(std::vector<ChunkToWrite>& writes,
+                                                                 Manifest& next) const;
   Result<std::uint64_t> delete_range_locked(SeriesId series, Timestamp from, Timestamp to);
 
   std::filesystem::path dir_;
