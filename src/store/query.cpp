@@ -238,12 +238,9 @@ Bucket run_of_values(Timestamp start, const double* v, std::size_t n, bool sprea
 // A run of exact decimal mantissas of one bucket without the spread: max and the sum on integers
 // (exact), one division each at the end. REQUIRES: |m| < 2^53 and n < 2^10 per call, so the
 // int64 sum cannot overflow.
-Bucket run_of_mantissas_light(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
-  std::int64_t hi = m[0], sum = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    hi = std::max(hi, m[i]);
-    sum += m[i];
-  }
+// The bucket of a run of mantissas from its integer max and sum; min and M2 left NaN.
+Bucket mantissa_bucket(Timestamp start, const std::int64_t* m, std::size_t n, std::int64_t hi,
+                       std::int64_t sum, double scale) {
   Bucket b;
   b.start = start;
   b.count = n;
@@ -254,6 +251,15 @@ Bucket run_of_mantissas_light(Timestamp start, const std::int64_t* m, std::size_
   b.sum = static_cast<double>(sum) / scale;
   b.mean = b.sum / static_cast<double>(n);
   return b;
+}
+
+Bucket run_of_mantissas_light(Timestamp start, const std::int64_t* m, std::size_t n, double scale) {
+  std::int64_t hi = m[0], sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    hi = std::max(hi, m[i]);
+    sum += m[i];
+  }
+  return mantissa_bucket(start, m, n, hi, sum, scale);
 }
 
 // The same with the spread (min and M2). REQUIRES as above.
@@ -289,15 +295,8 @@ Bucket run_of_mantissas(Timestamp start, const std::int64_t* m, std::size_t n, d
       m2 += d * d;
     }
   }
-  Bucket b;
-  b.start = start;
-  b.count = n;
-  b.first = static_cast<double>(m[0]) / scale;
-  b.last = static_cast<double>(m[n - 1]) / scale;
+  Bucket b = mantissa_bucket(start, m, n, hi, sum, scale);
   b.min = static_cast<double>(lo) / scale;
-  b.max = static_cast<double>(hi) / scale;
-  b.sum = static_cast<double>(sum) / scale;
-  b.mean = b.sum / static_cast<double>(n);
   b.m2 = m2 / (scale * scale);
   return b;
 }

@@ -396,28 +396,45 @@ std::uint64_t order_key(double v) {
   return (b >> 63) ? ~b : b | (std::uint64_t{1} << 63);
 }
 
-// The number of distinct values (by bits), or 0 once it reaches `limit`: an open-addressing set.
-std::size_t count_distinct(std::span<const double> values, std::size_t limit) {
+// The distinct values (by bits) in first-seen order and each value's id among them: one pass over
+// an open-addressing set. False once `limit` distinct values are seen.
+struct DistinctValues {
+  std::vector<double> values;
+  std::vector<std::uint32_t> id_of;  // per input value
+};
+bool find_distinct(std::span<const double> values, std::size_t limit, DistinctValues& d) {
+  constexpr std::uint32_t kNone = ~std::uint32_t{0};
   std::size_t capacity = 16;
   while (capacity < 2 * limit) capacity *= 2;
-  std::vector<std::uint64_t> slots(capacity, 0);  // bits + 1; 0 = empty
-  bool has_max = false;  // the value with every bit set, whose bits + 1 wrap to 0
-  std::size_t k = 0;
-  for (double v : values) {
-    const std::uint64_t key = double_bits(v) + 1;
+  std::vector<std::uint64_t> keys(capacity, 0);  // bits + 1; 0 = empty
+  std::vector<std::uint32_t> ids(capacity);
+  std::uint32_t max_id = kNone;  // the value with every bit set, whose bits + 1 wrap to 0
+  d.values.clear();
+  d.id_of.resize(values.size());
+  auto add = [&](double v) {
+    d.values.push_back(v);
+    return static_cast<std::uint32_t>(d.values.size() - 1);
+  };
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::uint64_t key = double_bits(values[i]) + 1;
+    std::uint32_t id;
     if (key == 0) {
-      if (!has_max && ++k >= limit) return 0;
-      has_max = true;
-      continue;
+      if (max_id == kNone) max_id = add(values[i]);
+      id = max_id;
+    } else {
+      std::size_t at =
+          static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & (capacity - 1);
+      while (keys[at] != 0 && keys[at] != key) at = (at + 1) & (capacity - 1);
+      if (keys[at] == 0) {
+        keys[at] = key;
+        ids[at] = add(values[i]);
+      }
+      id = ids[at];
     }
-    std::size_t at = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & (capacity - 1);
-    while (slots[at] != 0 && slots[at] != key) at = (at + 1) & (capacity - 1);
-    if (slots[at] == 0) {
-      slots[at] = key;
-      if (++k >= limit) return 0;
-    }
+    if (d.values.size() >= limit) return false;
+    d.id_of[i] = id;
   }
-  return k;
+  return true;
 }
 
 }  // namespace
@@ -427,22 +444,27 @@ bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
   const std::size_t n = values.size();
   if (n < 2) return false;
   // Indices into k values that follow no predictor cost about log2(k) bits each; when the values
-  // already cost well under that, a dictionary rarely wins, and pricing it (a sort and two more
-  // encodings) is most of a chunk's sealing time. Counting the distinct values first is cheap.
-  const std::size_t k = count_distinct(values, (3 * n + 3) / 4);
-  if (k == 0) return false;
+  // already cost well under that, a dictionary rarely wins, and pricing it (two more encodings)
+  // is most of a chunk's sealing time. Finding the distinct values first is cheap.
+  DistinctValues distinct;
+  if (!find_distinct(values, (3 * n + 3) / 4, distinct)) return false;
+  const std::size_t k = distinct.values.size();
   if (8.0 * static_cast<double>(to_beat) < 0.5 * std::log2(static_cast<double>(k)) * n)
     return false;
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed(n);  // (order key, position)
-  for (std::size_t i = 0; i < n; ++i)
-    keyed[i] = {order_key(values[i]), static_cast<std::uint32_t>(i)};
-  std::sort(keyed.begin(), keyed.end());
-  std::vector<double> table;
-  std::vector<double> indices(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i == 0 || keyed[i].first != keyed[i - 1].first) table.push_back(values[keyed[i].second]);
-    indices[keyed[i].second] = static_cast<double>(table.size() - 1);
+  // The table in the total order; each value's index is the rank of its distinct value.
+  std::vector<std::uint32_t> by_order(k);
+  for (std::uint32_t id = 0; id < k; ++id) by_order[id] = id;
+  std::sort(by_order.begin(), by_order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return order_key(distinct.values[a]) < order_key(distinct.values[b]);
+  });
+  std::vector<double> table(k);
+  std::vector<std::uint32_t> rank(k);
+  for (std::uint32_t r = 0; r < k; ++r) {
+    table[r] = distinct.values[by_order[r]];
+    rank[by_order[r]] = r;
   }
+  std::vector<double> indices(n);
+  for (std::size_t i = 0; i < n; ++i) indices[i] = rank[distinct.id_of[i]];
   const std::size_t start = out.size();
   ByteWriter w(out);
   w.varint(table.size());
