@@ -1,0 +1,35 @@
+#pragma once
+// ModbusRegister: where a telemetry value lives in a Modbus TCP device, as a device model's
+// register map says (the "strata:modbus" extension of a telemetry entry, docs/models.md). The
+// Modbus poller (ingest/modbus) reads these; the model parser fills them.
+//
+// A value is read from `address` (0-based PDU address) in `table`, spanning one register for
+// 16-bit types and two for 32-bit ones. Within each register the two bytes are in `byte_order`
+// (Modbus' own order is big); for 32-bit types the two registers are in `word_order` (big: the
+// first register holds the high word). The stored value is raw * scale + offset.
+#include <cstdint>
+#include <string>
+
+namespace strata::model {
+
+enum class RegisterTable : std::uint8_t { holding, input };
+enum class RegisterType : std::uint8_t { int16, uint16, int32, uint32, float32 };
+enum class ByteOrder : std::uint8_t { big, little };
+
+struct ModbusRegister {
+  std::string telemetry;  // the telemetry name in the model
+  RegisterTable table = RegisterTable::holding;
+  std::uint16_t address = 0;
+  RegisterType type = RegisterType::uint16;
+  double scale = 1.0;
+  double offset = 0.0;
+  ByteOrder byte_order = ByteOrder::big;
+  ByteOrder word_order = ByteOrder::big;
+};
+
+// Registers a type spans: 1 for 16-bit types, 2 for 32-bit ones.
+constexpr unsigned register_count(RegisterType t) {
+  return t == RegisterType::int16 || t == RegisterType::uint16 ? 1 : 2;
+}
+
+}  // namespace strata::model
