@@ -20,8 +20,10 @@
 //
 // - HELP text escapes '\' as "\\" and a line feed as "\n"; label values escape '\', '"' and a line
 //   feed as "\\", "\"", "\n".
-// - Numbers: counters as unsigned integers; gauges, sums and bucket bounds as the shortest decimal
-//   that reads back to the same double (std::to_chars), "+Inf", "-Inf", "NaN".
+// - Numbers: counters as unsigned integers; gauges, sums and bucket bounds as an integer when they
+//   are one (below 2^53), else the shortest decimal that reads back to the same double, in fixed
+//   notation for exponents -4..5 and scientific beyond ("0.0005", "1e-07", "1.5e+20"); "+Inf",
+//   "-Inf", "NaN".
 // - Histogram buckets are cumulative; the "+Inf" bucket equals _count.
 //
 // Names must match [a-zA-Z_:][a-zA-Z0-9_:]* and label names [a-zA-Z_][a-zA-Z0-9_]* (not starting
