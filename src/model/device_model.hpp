@@ -175,6 +175,11 @@ struct DeviceModel {
 // descriptions come back as plain strings; comments are not kept.
 nlohmann::json to_json(const DeviceModel& model);
 
+// An ISO 8601 duration in µs: "PT10S", "PT1M30S", "PT0.5S", "P1D", "P2W" (weeks, days, hours,
+// minutes, seconds; a fraction on the seconds only). Years and months have no fixed length and
+// are refused, as is anything else: nullopt.
+std::optional<Timestamp> parse_iso8601_duration(std::string_view text);
+
 // Names of the DTDL semantic types Strata knows, and the dimension of the units each one takes;
 // nullopt for a name that is not one of them.
 std::optional<Dimension> semantic_type_dimension(std::string_view semantic_type);

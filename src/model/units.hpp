@@ -86,6 +86,9 @@ struct LinearConversion {
 //   cannot convert poundPerSquareInch (pressure) to degreeCelsius (temperature)
 LinearConversion conversion_between(const Unit& from, const Unit& to);
 [[nodiscard]] Result<LinearConversion> conversion(const Unit& from, const Unit& to);
+// errc::unknown_unit for `text`: "unknown unit \"Celsius\" (did you mean degreeCelsius?)" when it
+// differs from a DTDL name only in letter case, else a pointer to the table.
+Error unknown_unit_error(std::string_view text);
 // The same by name or symbol: errc::unknown_unit names the unknown one (and suggests the DTDL
 // name for a near miss in letter case), errc::incompatible_units as above.
 [[nodiscard]] Result<LinearConversion> conversion(std::string_view from, std::string_view to);
