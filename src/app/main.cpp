@@ -13,6 +13,7 @@
 
 #include "app/bench_store.hpp"
 #include "app/file_import.hpp"
+#include "app/nab_command.hpp"
 #include "core/time_format.hpp"
 #include "store/query.hpp"
 #include "store/store.hpp"
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
   bench_store->add_option("--seconds", bopt.synthetic_seconds, "Synthetic set: seconds of readings")
       ->capture_default_str();
   bench->require_subcommand(1);
+  app::register_nab_command(app);
 
   CLI11_PARSE(app, argc, argv);
 

@@ -1,0 +1,158 @@
+#pragma once
+// Ensemble: the default detector. Three cheap views of a series vote on each point —
+//   RobustBaseline      how far the value is from the level (or the time-of-day level) expected,
+//   ContextualDetector  whether the recent sequence of levels has been seen before,
+//   ChangePointDetector whether the level has been drifting away (CUSUM);
+// the weighted maximum of their scores goes through AnomalyLikelihood, so the output says how
+// unusual the recent raw scores are *for this series* and one threshold fits every series. As in
+// Numenta's NAB detector, a value beyond the range seen so far by more than `spatial_tolerance` of
+// that range scores 1. After an alarm (a score ≥ `alarm`), the next `rest` points are damped by
+// `rest_factor`, so one event is reported once rather than as a run.
+// Cost: the parts' sum — O(depth) per point, about 1.5 KiB per series with the defaults.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include "analytics/anomaly_likelihood.hpp"
+#include "analytics/change_point.hpp"
+#include "analytics/contextual_detector.hpp"
+#include "analytics/robust_baseline.hpp"
+
+namespace strata::analytics {
+
+class Ensemble {
+ public:
+  static constexpr std::string_view kName = "ensemble";
+  static constexpr DetectorKind kKind = DetectorKind::ensemble;
+
+  // The parts' configurations (baseline.*, contextual.*, cusum.*, likelihood.*) and the vote's.
+  struct Config {
+    RobustBaseline::Config baseline;
+    ContextualDetector::Config contextual;
+    ChangePointDetector::Config cusum;
+    AnomalyLikelihood::Config likelihood;
+    double w_baseline = 1;  // weight of each part's score in the vote, [0, 1]
+    double w_contextual = 1;
+    double w_cusum = 1;
+    double spatial_tolerance =
+        0.05;                     // a value this far (× range) beyond the range scores 1; 0: off
+    double spatial_warmup = 100;  // points before the range rule applies
+    double alarm = 0.5;           // a score ≥ alarm starts a rest period, (0, 1]
+    double rest = 0;              // points damped after an alarm
+    double rest_factor = 0.5;     // damping during the rest, [0, 1]
+    template <class F>
+    void each(F&& f) {
+      baseline.each([&](std::string_view n, auto& v) { f(std::string("baseline.") += n, v); });
+      contextual.each([&](std::string_view n, auto& v) { f(std::string("contextual.") += n, v); });
+      cusum.each([&](std::string_view n, auto& v) { f(std::string("cusum.") += n, v); });
+      likelihood.each([&](std::string_view n, auto& v) { f(std::string("likelihood.") += n, v); });
+      f("w_baseline", w_baseline);
+      f("w_contextual", w_contextual);
+      f("w_cusum", w_cusum);
+      f("spatial_tolerance", spatial_tolerance);
+      f("spatial_warmup", spatial_warmup);
+      f("alarm", alarm);
+      f("rest", rest);
+      f("rest_factor", rest_factor);
+    }
+  };
+
+  [[nodiscard]] static Status validate(const Config& c) {
+    for (auto [name, w] :
+         {std::pair{"w_baseline", c.w_baseline}, std::pair{"w_contextual", c.w_contextual},
+          std::pair{"w_cusum", c.w_cusum}})
+      if (!(w >= 0 && w <= 1)) return bad_param(kName, name, w, "use a weight in [0, 1]");
+    if (!(c.spatial_tolerance >= 0 && c.spatial_tolerance <= 10))
+      return bad_param(kName, "spatial_tolerance", c.spatial_tolerance,
+                       "use 0 (off) or a fraction of the range up to 10");
+    if (!(c.spatial_warmup >= 0 && c.spatial_warmup <= 1e9))
+      return bad_param(kName, "spatial_warmup", c.spatial_warmup, "use a point count >= 0");
+    if (!(c.alarm > 0 && c.alarm <= 1))
+      return bad_param(kName, "alarm", c.alarm, "use a score in (0, 1]");
+    if (!(c.rest >= 0 && c.rest <= 1e6) || c.rest != std::floor(c.rest))
+      return bad_param(kName, "rest", c.rest, "use a whole number of points >= 0");
+    if (!(c.rest_factor >= 0 && c.rest_factor <= 1))
+      return bad_param(kName, "rest_factor", c.rest_factor, "use a factor in [0, 1]");
+    return {};
+  }
+
+  [[nodiscard]] static Result<Ensemble> create(const Config& c) {
+    if (auto s = validate(c); !s) return s.error();
+    auto b = RobustBaseline::create(c.baseline);
+    if (!b) return b.error();
+    auto x = ContextualDetector::create(c.contextual);
+    if (!x) return x.error();
+    auto p = ChangePointDetector::create(c.cusum);
+    if (!p) return p.error();
+    auto l = AnomalyLikelihood::create(c.likelihood);
+    if (!l) return l.error();
+    return Ensemble(c, std::move(*b), std::move(*x), std::move(*p), std::move(*l));
+  }
+
+  Assessment update(Timestamp ts, double x) {
+    Assessment a = baseline_.update(ts, x);
+    const double raw = std::max({config_.w_baseline * a.score,
+                                 config_.w_contextual * contextual_.update(ts, x).score,
+                                 config_.w_cusum * cusum_.update(ts, x).score});
+    double score = likelihood_.update(clamp01(raw));
+    if (n_ == 0) lo_ = hi_ = x;
+    if (config_.spatial_tolerance > 0 && n_ >= config_.spatial_warmup && hi_ > lo_) {
+      const double tol = (hi_ - lo_) * config_.spatial_tolerance;
+      if (x > hi_ + tol || x < lo_ - tol) score = 1.0;
+    }
+    lo_ = std::min(lo_, x);
+    hi_ = std::max(hi_, x);
+    ++n_;
+    if (rest_left_ > 0) {
+      --rest_left_;
+      score *= config_.rest_factor;
+    } else if (score >= config_.alarm) {
+      rest_left_ = static_cast<std::uint32_t>(config_.rest);
+    }
+    a.score = score;
+    return a;
+  }
+
+  void save(std::vector<std::uint8_t>& out) const { save_state(*this, out); }
+  [[nodiscard]] static Result<Ensemble> restore(std::span<const std::uint8_t> in) {
+    return restore_state<Ensemble>(in);
+  }
+  [[nodiscard]] const Config& config() const { return config_; }
+  [[nodiscard]] std::size_t memory_bytes() const {
+    return sizeof(Config) + 32 + baseline_.memory_bytes() + contextual_.memory_bytes() +
+           cusum_.memory_bytes() + likelihood_.memory_bytes();
+  }
+
+  template <class Io>
+  void visit(Io& io) {
+    config_.each([&](std::string_view, auto& f) { io.field(f); });
+    baseline_.visit(io);
+    contextual_.visit(io);
+    cusum_.visit(io);
+    likelihood_.visit(io);
+    io.field(n_);
+    io.field(lo_);
+    io.field(hi_);
+    io.field(rest_left_);
+  }
+
+ private:
+  Ensemble(const Config& c, RobustBaseline b, ContextualDetector x, ChangePointDetector p,
+           AnomalyLikelihood l)
+      : config_(c),
+        baseline_(std::move(b)),
+        contextual_(std::move(x)),
+        cusum_(std::move(p)),
+        likelihood_(std::move(l)) {}
+  Config config_;
+  RobustBaseline baseline_;
+  ContextualDetector contextual_;
+  ChangePointDetector cusum_;
+  AnomalyLikelihood likelihood_;
+  std::uint64_t n_ = 0;
+  double lo_ = 0, hi_ = 0;
+  std::uint32_t rest_left_ = 0;
+};
+
+}  // namespace strata::analytics
