@@ -866,7 +866,7 @@ std::vector<ModbusRegister> DeviceModel::register_map() const {
   return map;
 }
 
-Result<DeviceModel> parse_device_model(const nlohmann::json& document) {
+Result<DeviceModel> device_model_from_json(const nlohmann::json& document) {
   try {
     return parse_interface(document);
   } catch (const Invalid& e) {
@@ -880,7 +880,7 @@ Result<DeviceModel> parse_device_model(const nlohmann::json& document) {
 Result<DeviceModel> parse_device_model(std::string_view json_text) {
   auto doc = detail::parse_json_strictly(json_text, static_cast<int>(errc::invalid_model));
   if (!doc) return doc.error();
-  return parse_device_model(*doc);
+  return device_model_from_json(*doc);
 }
 
 nlohmann::json to_json(const DeviceModel& m) {
@@ -950,13 +950,14 @@ std::optional<Timestamp> parse_iso8601_duration(std::string_view text) {
   std::size_t i = 1;
   bool in_time = false;
   bool any = false;
+  bool weeks = false;
   char last_unit = 0;
   constexpr std::string_view kDateOrder = "WD";
   constexpr std::string_view kTimeOrder = "HMS";
   std::int64_t total = 0;
   while (i < text.size()) {
     if (text[i] == 'T') {
-      if (in_time || i + 1 == text.size()) return std::nullopt;
+      if (in_time || weeks || i + 1 == text.size()) return std::nullopt;
       in_time = true;
       last_unit = 0;
       ++i;
@@ -991,7 +992,8 @@ std::optional<Timestamp> parse_iso8601_duration(std::string_view text) {
     if (pos == std::string_view::npos) return std::nullopt;
     if (last_unit != 0 && order.find(last_unit) >= pos) return std::nullopt;
     if (fraction && unit != 'S') return std::nullopt;
-    if (!in_time && unit == 'W' && any) return std::nullopt;
+    if (weeks) return std::nullopt;  // "PnW" stands alone
+    weeks = unit == 'W';
     last_unit = unit;
     std::int64_t unit_micros = 0;
     switch (in_time ? unit : static_cast<char>(unit | 0x20)) {

@@ -169,9 +169,10 @@ struct DeviceModel {
 // Parses and validates a model from JSON text. Never throws.
 [[nodiscard]] Result<DeviceModel> parse_device_model(std::string_view json_text);
 // The same from a parsed document (the REST layer already has one). Never throws.
-[[nodiscard]] Result<DeviceModel> parse_device_model(const nlohmann::json& document);
+// (A name of its own: a std::string converts to both string_view and json.)
+[[nodiscard]] Result<DeviceModel> device_model_from_json(const nlohmann::json& document);
 
-// The model as a DTDL document (parse_device_model(to_json(m)) == m). Display names and
+// The model as a DTDL document (device_model_from_json(to_json(m)) == m). Display names and
 // descriptions come back as plain strings; comments are not kept.
 nlohmann::json to_json(const DeviceModel& model);
 

@@ -25,6 +25,7 @@ struct ModbusRegister {
   double offset = 0.0;
   ByteOrder byte_order = ByteOrder::big;
   ByteOrder word_order = ByteOrder::big;
+  friend bool operator==(const ModbusRegister&, const ModbusRegister&) = default;
 };
 
 // Registers a type spans: 1 for 16-bit types, 2 for 32-bit ones.

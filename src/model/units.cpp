@@ -365,17 +365,33 @@ Result<LinearConversion> conversion(const Unit& from, const Unit& to) {
 }
 
 Error unknown_unit_error(std::string_view text) {
-  std::string msg = "unknown unit \"" + std::string(text) + "\"";
+  const auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  };
+  const std::string msg = "unknown unit \"" + std::string(text) + "\"";
+  const std::string wanted = lower(text);
+  // A near miss: the same name in other letter case ("Kelvin"), else the one name that contains
+  // it ("Celsius" in degreeCelsius).
+  const Unit* suggestion = nullptr;
+  std::size_t containing = 0;
   for (const Unit& u : kUnits) {
-    if (u.name.size() != text.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < text.size() && same; ++i) {
-      const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-      same = lower(u.name[i]) == lower(text[i]);
+    const std::string name = lower(u.name);
+    if (name == wanted) {
+      suggestion = &u;
+      containing = 1;
+      break;
     }
-    if (same)
-      return Error::of(errc::unknown_unit, msg + " (did you mean " + std::string(u.name) + "?)");
+    if (wanted.size() >= 3 && name.find(wanted) != std::string::npos) {
+      suggestion = &u;
+      ++containing;
+    }
   }
+  if (suggestion != nullptr && containing == 1)
+    return Error::of(errc::unknown_unit,
+                     msg + " (did you mean " + std::string(suggestion->name) + "?)");
   return Error::of(errc::unknown_unit,
                    msg +
                        " (write a DTDL unit name such as degreeCelsius, or a symbol such as °C; "
