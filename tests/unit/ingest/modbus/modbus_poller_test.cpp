@@ -156,6 +156,8 @@ TEST(ModbusPoller, DecodesEveryTypeAndOrderExactly) {
   ASSERT_TRUE(m.raw);
   EXPECT_EQ(m.raw->substr(0, 11), "hr@0: cfc7 ");
   EXPECT_NE(m.raw->find("\nir@3: 8000"), std::string::npos) << *m.raw;
+  // The poller counts a poll once the sink has taken it, i.e. just after the sink saw it.
+  ASSERT_TRUE(wait_health(*poller, "plc-1", [](const auto& h) { return h.polls == 1; }));
   const auto h = poller->health("plc-1");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->read_requests, 2u);
@@ -244,7 +246,8 @@ TEST(ModbusPoller, ServerGoesAwayAndComesBack) {
   const auto messages = sink.messages();
   EXPECT_EQ(messages[1].message_id, "meter/2");
   EXPECT_EQ(values_of(messages[1]).at("kw"), 43);
-  EXPECT_TRUE(poller->health("meter")->connected);
+  EXPECT_TRUE(
+      wait_health(*poller, "meter", [](const auto& h) { return h.connected && h.polls == 2; }));
 }
 
 TEST(ModbusPoller, RegisterBeyondTheServerMapIsAModbusExceptionNotACrash) {
@@ -305,6 +308,7 @@ TEST(ModbusPoller, RefusedSubmitIsRetriedAndTheNextPollWaits) {
   EXPECT_EQ(messages[0].message_id, "fan/1");
   EXPECT_EQ(messages[0].received, kStart);
   EXPECT_EQ(values_of(messages[0]).at("rpm"), 1);
+  ASSERT_TRUE(wait_health(*poller, "fan", [](const auto& h) { return h.polls == 1; }));
   auto h = poller->health("fan");
   EXPECT_EQ(h->backpressure_retries, 3u);
   EXPECT_EQ(h->read_requests, 1u);  // no poll while the message was held
