@@ -70,6 +70,7 @@ class ChangePointDetector {
       up_ = std::max(0.0, up_ + u - config_.k);
       down_ = std::max(0.0, down_ - u - config_.k);
       const double s = std::max(up_, down_);
+      last_sum_ = s;
       score = s / (s + config_.h);
       if (s > config_.h) {  // the change is accepted
         mean_ = recent_;
@@ -89,6 +90,8 @@ class ChangePointDetector {
     return restore_state<ChangePointDetector>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // The last point's CUSUM (the larger side), in spreads; 0 in the warm-up.
+  [[nodiscard]] double last_sum() const { return last_sum_; }
   [[nodiscard]] std::size_t memory_bytes() const { return sizeof(*this); }
 
   template <class Io>
@@ -106,6 +109,7 @@ class ChangePointDetector {
   Config config_;
   std::uint64_t n_ = 0;
   double mean_ = 0, spread_ = 0, recent_ = 0, up_ = 0, down_ = 0;
+  double last_sum_ = 0;  // derived by update(), not state
 };
 
 }  // namespace strata::analytics

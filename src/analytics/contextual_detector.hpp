@@ -88,6 +88,7 @@ class ContextualDetector {
       if (c < 255) ++c;
     }
     novelty /= seen;
+    last_novelty_ = novelty;
     ++n_;
     if (config_.age_every > 0 && n_ % static_cast<std::uint64_t>(config_.age_every) == 0)
       for (auto& c : counts_) c = static_cast<std::uint8_t>(c >> 1);
@@ -100,6 +101,8 @@ class ContextualDetector {
     return restore_state<ContextualDetector>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // The last point's novelty in (0, 1], warm-up or not.
+  [[nodiscard]] double last_novelty() const { return last_novelty_; }
   [[nodiscard]] std::size_t memory_bytes() const { return sizeof(*this) + counts_.capacity(); }
 
   template <class Io>
@@ -117,6 +120,7 @@ class ContextualDetector {
   std::uint64_t n_ = 0;
   std::uint64_t history_ = 0;
   double lo_ = 0, hi_ = 0;
+  double last_novelty_ = 0;  // derived by update(), not state
   std::vector<std::uint8_t> counts_;
 };
 

@@ -10,6 +10,7 @@
 // `rest_factor`, so one event is reported once rather than as a run.
 // Cost: the parts' sum — O(depth) per point, about 1.5 KiB per series with the defaults.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -32,11 +33,21 @@ class Ensemble {
     ContextualDetector::Config contextual;
     ChangePointDetector::Config cusum;
     AnomalyLikelihood::Config likelihood;
+    Config() {
+      baseline.z_half = 3;
+      baseline.season_seconds = 7 * 86400;  // a week of hourly bins: daily and weekly rhythms
+      baseline.season_bins = 168;
+      contextual.levels = 10;
+      contextual.depth = 4;
+      likelihood.learning = 200;
+      likelihood.history = 20000;
+      likelihood.min_variance = 0.001;
+    }
     double w_baseline = 1;  // weight of each part's score in the vote, [0, 1]
     double w_contextual = 1;
-    double w_cusum = 1;
+    double w_cusum = 0;
     double spatial_tolerance =
-        0.05;                     // a value this far (× range) beyond the range scores 1; 0: off
+        0.02;                     // a value this far (× range) beyond the range scores 1; 0: off
     double spatial_warmup = 100;  // points before the range rule applies
     double alarm = 0.5;           // a score ≥ alarm starts a rest period, (0, 1]
     double rest = 0;              // points damped after an alarm
@@ -87,15 +98,16 @@ class Ensemble {
     if (!p) return p.error();
     auto l = AnomalyLikelihood::create(c.likelihood);
     if (!l) return l.error();
-    return Ensemble(c, std::move(*b), std::move(*x), std::move(*p), std::move(*l));
+    return Ensemble(c, std::move(*b), std::move(*x), std::move(*p), *l);
   }
 
   Assessment update(Timestamp ts, double x) {
     Assessment a = baseline_.update(ts, x);
-    const double raw = std::max({config_.w_baseline * a.score,
-                                 config_.w_contextual * contextual_.update(ts, x).score,
-                                 config_.w_cusum * cusum_.update(ts, x).score});
-    double score = likelihood_.update(clamp01(raw));
+    const double raw[3] = {a.score, contextual_.update(ts, x).score, cusum_.update(ts, x).score};
+    const double w[3] = {config_.w_baseline, config_.w_contextual, config_.w_cusum};
+    double score = 0;
+    for (int i = 0; i < 3; ++i)
+      if (w[i] > 0) score = std::max(score, w[i] * likelihoods_[i].update(raw[i]));
     if (n_ == 0) lo_ = hi_ = x;
     if (config_.spatial_tolerance > 0 && n_ >= config_.spatial_warmup && hi_ > lo_) {
       const double tol = (hi_ - lo_) * config_.spatial_tolerance;
@@ -121,7 +133,7 @@ class Ensemble {
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(Config) + 32 + baseline_.memory_bytes() + contextual_.memory_bytes() +
-           cusum_.memory_bytes() + likelihood_.memory_bytes();
+           cusum_.memory_bytes() + 3 * likelihoods_[0].memory_bytes();
   }
 
   template <class Io>
@@ -130,7 +142,7 @@ class Ensemble {
     baseline_.visit(io);
     contextual_.visit(io);
     cusum_.visit(io);
-    likelihood_.visit(io);
+    for (auto& l : likelihoods_) l.visit(io);
     io.field(n_);
     io.field(lo_);
     io.field(hi_);
@@ -139,17 +151,17 @@ class Ensemble {
 
  private:
   Ensemble(const Config& c, RobustBaseline b, ContextualDetector x, ChangePointDetector p,
-           AnomalyLikelihood l)
+           const AnomalyLikelihood& l)
       : config_(c),
         baseline_(std::move(b)),
         contextual_(std::move(x)),
         cusum_(std::move(p)),
-        likelihood_(std::move(l)) {}
+        likelihoods_{l, l, l} {}
   Config config_;
   RobustBaseline baseline_;
   ContextualDetector contextual_;
   ChangePointDetector cusum_;
-  AnomalyLikelihood likelihood_;
+  std::array<AnomalyLikelihood, 3> likelihoods_;  // one per part
   std::uint64_t n_ = 0;
   double lo_ = 0, hi_ = 0;
   std::uint32_t rest_left_ = 0;

@@ -90,6 +90,7 @@ class RobustBaseline {
     const double spread = std::max(spread_ * 1.2533, 1e-9 * (1.0 + std::abs(level_)));
     const double r = x - expected;
     const double z = std::abs(r) / spread;
+    last_z_ = r / spread;
     Assessment a{n_ < config_.warmup ? 0.0 : deviation_score(z, config_.z_half), expected,
                  config_.z_half * spread};
     // Learn from the clipped residual.
@@ -122,6 +123,10 @@ class RobustBaseline {
     return restore_state<RobustBaseline>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // The last point's residual in spreads, signed (what the score is made from).
+  [[nodiscard]] double last_z() const { return last_z_; }
+  // Whether the last point was past the warm-up.
+  [[nodiscard]] bool warm() const { return n_ > config_.warmup; }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(*this) + season_.capacity() * sizeof(float) + season_seen_.capacity();
   }
@@ -141,6 +146,7 @@ class RobustBaseline {
  private:
   Config config_;
   std::int64_t period_us_ = 0;
+  double last_z_ = 0;  // derived by update(), not state
   std::uint64_t n_ = 0;
   double level_ = 0, spread_ = 0;
   double plain_err_ = 0, season_err_ = -1;  // EW absolute errors of the two baselines (-1: none)

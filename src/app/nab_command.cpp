@@ -23,6 +23,7 @@ struct NabOptions {
   unsigned threads = 2;
   bool json = false;
   bool per_file = false;
+  std::string score_only;  // a results folder: score <score_only>/<detector>/… instead of running
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -33,15 +34,17 @@ struct NabOptions {
 void run(const NabOptions& o) {
   auto spec = analytics::parse_detector_spec(o.detector);
   if (!spec) fail(spec.error().message);
-  if (auto probe = analytics::AnyDetector::create(*spec); !probe) fail(probe.error().message);
+  if (o.score_only.empty())
+    if (auto probe = analytics::AnyDetector::create(*spec); !probe) fail(probe.error().message);
   auto corpus = nab::load_corpus(o.data);
   if (!corpus) fail(corpus.error().message);
   const auto t0 = std::chrono::steady_clock::now();
-  auto scores = nab::run_detector(*corpus, *spec, o.threads);
+  auto scores = o.score_only.empty() ? nab::run_detector(*corpus, *spec, o.threads)
+                                     : nab::load_results(*corpus, o.score_only, spec->name);
   if (!scores) fail(scores.error().message);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string name = spec->name;
-  if (!o.out.empty())
+  if (!o.out.empty() && o.score_only.empty())
     if (auto s = nab::write_results(*corpus, *scores, o.out, name); !s) fail(s.error().message);
   auto profiles = nab::load_profiles(std::filesystem::path(o.data) / "config" / "profiles.json");
   if (!profiles) profiles = nab::default_profiles();
@@ -122,6 +125,9 @@ void register_nab_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "Files scored in parallel")->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object per profile");
+  cmd->add_option("--score-only", o->score_only,
+                  "Score the results in this folder (<dir>/<detector>/…, e.g. the published ones "
+                  "in <data>/results) instead of running a detector");
   cmd->add_flag("--per-file", o->per_file, "Also each file's score under the standard profile");
   cmd->callback([o] { run(*o); });
 }
