@@ -883,6 +883,16 @@ Result<DeviceModel> parse_device_model(std::string_view json_text) {
   return device_model_from_json(*doc);
 }
 
+Result<DeviceModel> parse_device_model(const std::string& json_text) {
+  return parse_device_model(std::string_view(json_text));
+}
+Result<DeviceModel> parse_device_model(const char* json_text) {
+  return parse_device_model(std::string_view(json_text == nullptr ? "" : json_text));
+}
+Result<DeviceModel> parse_device_model(const nlohmann::json& document) {
+  return device_model_from_json(document);
+}
+
 nlohmann::json to_json(const DeviceModel& m) {
   json doc;
   doc["@context"] = m.contexts.size() == 1 ? json(m.contexts[0]) : json(m.contexts);

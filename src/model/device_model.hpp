@@ -166,11 +166,16 @@ struct DeviceModel {
   friend bool operator==(const DeviceModel&, const DeviceModel&) = default;
 };
 
-// Parses and validates a model from JSON text. Never throws.
+// Parses and validates a model from JSON text. Never throws. (The std::string and const char*
+// overloads only resolve what would otherwise be ambiguous: a string converts to both string_view
+// and json.)
 [[nodiscard]] Result<DeviceModel> parse_device_model(std::string_view json_text);
-// The same from a parsed document (the REST layer already has one). Never throws.
-// (A name of its own: a std::string converts to both string_view and json.)
+[[nodiscard]] Result<DeviceModel> parse_device_model(const std::string& json_text);
+[[nodiscard]] Result<DeviceModel> parse_device_model(const char* json_text);
+// The same from a parsed document (the REST layer already has one). Never throws. A key given
+// twice in the text is caught only by the text overloads: nlohmann keeps the last one.
 [[nodiscard]] Result<DeviceModel> device_model_from_json(const nlohmann::json& document);
+[[nodiscard]] Result<DeviceModel> parse_device_model(const nlohmann::json& document);
 
 // The model as a DTDL document (device_model_from_json(to_json(m)) == m). Display names and
 // descriptions come back as plain strings; comments are not kept.

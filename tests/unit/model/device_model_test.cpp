@@ -160,6 +160,13 @@ TEST(DeviceModel, AcceptsAParsedDocument) {
   auto m = device_model_from_json(with(temperature()));
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_EQ(m->telemetry[0].target_unit, "degreeCelsius");
+  // Every overload reaches the same parser.
+  const json doc = with(temperature());
+  const std::string text = doc.dump();
+  EXPECT_EQ(*parse_device_model(doc), *m);
+  EXPECT_EQ(*parse_device_model(text), *m);
+  EXPECT_EQ(*parse_device_model(text.c_str()), *m);
+  EXPECT_EQ(*parse_device_model(std::string_view(text)), *m);
 }
 
 // ---- one test per error class: exact path and reason ----
