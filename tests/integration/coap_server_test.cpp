@@ -3,9 +3,13 @@
 // the answers come back with the codes docs/coap.md promises, only after the pipeline's completion.
 #include "ingest/coap/coap_server.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -252,6 +256,112 @@ TEST_F(CoapServerTest, OversizePayloadIsRefused) {
   const std::string out = post("A1_TEST_TOKEN", payload, {"-b", "64"});
   EXPECT_NE(out.find("4.13"), std::string::npos) << out;
   EXPECT_TRUE(sink_.messages().empty());
+}
+
+// A CoAP peer at the byte level (RFC 7252 §3), for what coap-client cannot be made to do: send
+// the same confirmable request twice.
+class RawCoapPeer {
+ public:
+  explicit RawCoapPeer(std::uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    server_.sin_family = AF_INET;
+    server_.sin_port = htons(port);
+    server_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  RawCoapPeer(const RawCoapPeer&) = delete;
+  RawCoapPeer& operator=(const RawCoapPeer&) = delete;
+  ~RawCoapPeer() { close(fd_); }
+
+  struct Message {
+    int type = -1;  // 0 CON, 1 NON, 2 ACK, 3 RST
+    int code = -1;  // class << 5 | detail
+    int mid = -1;
+    std::string token;
+  };
+
+  // POST api/v1/{token}/telemetry, Content-Format 50, as a CON message.
+  void post(std::uint16_t mid, std::string_view coap_token, std::string_view device_token,
+            std::string_view payload) {
+    std::string m;
+    m += static_cast<char>(0x40 | coap_token.size());  // version 1, CON, token length
+    m += static_cast<char>(0x02);                      // 0.02 POST
+    m += static_cast<char>(mid >> 8);
+    m += static_cast<char>(mid & 0xFF);
+    m += coap_token;
+    auto option = [&](int delta, std::string_view value) {
+      const auto nibble = [](std::size_t v) { return v < 13 ? v : 13; };
+      m += static_cast<char>(nibble(static_cast<std::size_t>(delta)) << 4 | nibble(value.size()));
+      if (delta >= 13) m += static_cast<char>(delta - 13);
+      if (value.size() >= 13) m += static_cast<char>(value.size() - 13);
+      m += value;
+    };
+    option(11, "api");  // Uri-Path (11)
+    option(0, "v1");
+    option(0, device_token);
+    option(0, "telemetry");
+    option(1, "\x32");  // Content-Format (12): 50
+    m += static_cast<char>(0xFF);
+    m += payload;
+    send(m);
+  }
+  void ack(int mid) {
+    send(std::string{static_cast<char>(0x60), 0, static_cast<char>(mid >> 8),
+                     static_cast<char>(mid & 0xFF)});
+  }
+  // The next datagram from the server, or nullopt after 5 s.
+  std::optional<Message> receive() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) return std::nullopt;
+    std::uint8_t buf[1500];
+    const auto n = recv(fd_, buf, sizeof buf, 0);
+    if (n < 4) return std::nullopt;
+    Message m;
+    m.type = (buf[0] >> 4) & 3;
+    m.code = buf[1];
+    m.mid = buf[2] << 8 | buf[3];
+    m.token.assign(reinterpret_cast<const char*>(buf + 4), buf[0] & 0xF);
+    return m;
+  }
+
+ private:
+  void send(const std::string& m) {
+    sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<const sockaddr*>(&server_), sizeof server_);
+  }
+  int fd_ = -1;
+  sockaddr_in server_{};
+};
+
+TEST_F(CoapServerTest, ARetransmissionIsNotStoredTwice) {
+  sink_.hold_completions = true;
+  RawCoapPeer peer(server_->port());
+  peer.post(0x1001, "\xA1\xB2", "A1_TEST_TOKEN", R"({"temp":1})");
+  auto m = peer.receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->type, 2);  // the empty ACK of a separate response
+  EXPECT_EQ(m->code, 0);
+  EXPECT_EQ(m->mid, 0x1001);
+  ASSERT_TRUE(sink_.wait_for_messages(1));
+
+  // The device did not get the ACK and sends the same message again: it gets the empty ACK again
+  // and the readings are not submitted twice.
+  peer.post(0x1001, "\xA1\xB2", "A1_TEST_TOKEN", R"({"temp":1})");
+  m = peer.receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->type, 2);
+  EXPECT_EQ(m->code, 0);
+  EXPECT_EQ(m->mid, 0x1001);
+  EXPECT_EQ(sink_.messages().size(), 1u);
+
+  // Durable now: the separate response comes as a CON 2.04 with the request's token.
+  sink_.complete_held();
+  m = peer.receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->type, 0);
+  EXPECT_EQ(m->code, 2 << 5 | 4);
+  EXPECT_EQ(m->token, "\xA1\xB2");
+  peer.ack(m->mid);
+  EXPECT_EQ(server_->stats().changed, 1u);
+  EXPECT_EQ(server_->stats().requests, 1u);
 }
 
 TEST(CoapServerCreate, RefusesAnUnreadableAddressAndATakenPort) {

@@ -72,7 +72,6 @@ struct CoapServer::State {
   struct Pending {
     coap_async_t* async = nullptr;
     std::string diagnostic;  // the quarantined keys, for the 2.04's payload
-    coap_mid_t mid = 0;      // of the request, to tell a retransmission from a reused token
     std::optional<Outcome> outcome;
   };
   std::unordered_map<std::uint64_t, Pending> pending;
@@ -145,34 +144,25 @@ struct CoapServer::State {
   void handle(coap_session_t* session, const coap_pdu_t* request, coap_pdu_t* response) {
     const coap_bin_const_t token = coap_pdu_get_token(request);
     if (coap_async_t* async = coap_find_async(session, token)) {
-      // A request with this token is in the pipeline. Either the pipeline finished (we triggered
-      // the async and libcoap calls us with its copy of the request), or the device sent the
-      // request again (same message id: a retransmission, answered with the empty ACK again), or
-      // it reused the token for a new request, which cannot be deferred beside the first.
+      // The pipeline finished: we triggered the async request and libcoap calls us with its copy.
+      // (A request whose token matches one still in the pipeline, a retransmission or not, never
+      // gets here: libcoap answers it with an empty ACK itself.)
       const auto id = reinterpret_cast<std::uintptr_t>(coap_async_get_app_data(async));
       const auto it = pending.find(id);
-      if (it != pending.end() && it->second.outcome) {
-        const Outcome outcome = std::move(*it->second.outcome);
-        const std::string diagnostic = std::move(it->second.diagnostic);
-        pending.erase(it);
-        {
-          std::lock_guard lock(stats_mutex);
-          stats.pending = pending.size();
-        }
-        if (outcome.ok) {
-          respond(response, CoapCode::changed, diagnostic);
-        } else {
-          respond(response, CoapCode::internal_server_error,
-                  fmt::format("the readings could not be stored: {}; send them again later",
-                              outcome.error));
-        }
-        return;
+      if (it == pending.end() || !it->second.outcome) return;
+      const Outcome outcome = std::move(*it->second.outcome);
+      const std::string diagnostic = std::move(it->second.diagnostic);
+      pending.erase(it);
+      {
+        std::lock_guard lock(stats_mutex);
+        stats.pending = pending.size();
       }
-      if (it != pending.end() && coap_pdu_get_mid(request) != it->second.mid) {
-        count(&CoapServerStats::requests);
-        respond(response, CoapCode::service_unavailable,
-                "a request with the same token is still being stored: give every request a new "
-                "token, or send again after Max-Age");
+      if (outcome.ok) {
+        respond(response, CoapCode::changed, diagnostic);
+      } else {
+        respond(response, CoapCode::internal_server_error,
+                fmt::format("the readings could not be stored: {}; send them again later",
+                            outcome.error));
       }
       return;
     }
@@ -238,7 +228,7 @@ struct CoapServer::State {
     pipeline::Completion done = [inbox = inbox, id](const pipeline::IngestOutcome& o) {
       inbox->post(id, Outcome{o.status.ok(), o.status.ok() ? "" : o.status.error().message});
     };
-    pending.emplace(id, Pending{async, a.diagnostic, coap_pdu_get_mid(request), std::nullopt});
+    pending.emplace(id, Pending{async, a.diagnostic, std::nullopt});
     auto publish_pending = [&] {
       std::lock_guard lock(stats_mutex);
       stats.pending = pending.size();
