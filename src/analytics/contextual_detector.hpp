@@ -31,8 +31,12 @@ class ContextualDetector {
     double table_bits = 10;   // 2^table_bits counters, 6..16
     double age_every = 2000;  // counters halve every this many points; 0: never
     double warmup = 10;       // points scored 0 while the range forms
+    double stride = 1;        // points averaged into one symbol, 1..1024 (a coarser time scale)
+    double day_parts = 0;     // parts of the day a context also names, 0..96; 0: time-blind
     template <class F>
     void each(F&& f) {
+      f("stride", stride);
+      f("day_parts", day_parts);
       f("levels", levels);
       f("depth", depth);
       f("table_bits", table_bits);
@@ -52,6 +56,10 @@ class ContextualDetector {
       return bad_param(owner, "table_bits", c.table_bits, "use 6..16 (64 B to 64 KiB)");
     if (!whole(c.age_every, 0, 1e9))
       return bad_param(owner, "age_every", c.age_every, "use 0 (never) or a point count");
+    if (!whole(c.day_parts, 0, 96))
+      return bad_param(owner, "day_parts", c.day_parts, "use 0 (none) or 1..96 parts a day");
+    if (!whole(c.stride, 1, 1024))
+      return bad_param(owner, "stride", c.stride, "use 1..1024 points a symbol");
     if (!whole(c.warmup, 0, 1e9))
       return bad_param(owner, "warmup", c.warmup, "use a point count >= 0");
     return {};
@@ -65,8 +73,19 @@ class ContextualDetector {
     return d;
   }
 
-  Assessment update(Timestamp, double x) {
-    if (n_ == 0) lo_ = hi_ = x;
+  Assessment update(Timestamp ts, double v) {
+    if (config_.stride > 1) {  // a symbol every `stride` points, from their mean
+      block_sum_ += v;
+      if (++block_n_ < static_cast<std::uint32_t>(config_.stride)) {
+        ++n_;
+        return {n_ <= config_.warmup ? 0.0 : last_novelty_, lo_, hi_ - lo_};
+      }
+      v = block_sum_ / block_n_;
+      block_sum_ = 0;
+      block_n_ = 0;
+    }
+    const double x = v;
+    if (symbols_ == 0) lo_ = hi_ = x;
     lo_ = std::min(lo_, x);
     hi_ = std::max(hi_, x);
     const double range = hi_ - lo_;
@@ -77,10 +96,18 @@ class ContextualDetector {
     const auto depth = static_cast<std::uint32_t>(config_.depth);
     const std::uint32_t mask = static_cast<std::uint32_t>(counts_.size() - 1);
     double novelty = 0;
-    const std::uint32_t seen = static_cast<std::uint32_t>(std::min<std::uint64_t>(n_ + 1, depth));
+    const std::uint32_t seen =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(symbols_ + 1, depth));
+    ++symbols_;
+    const std::uint64_t part = config_.day_parts > 0
+                                   ? (period_bin(ts, 86400 * kMicrosPerSecond,
+                                                 static_cast<std::uint32_t>(config_.day_parts)) +
+                                      1ull)
+                                         << 40
+                                   : 0;
     for (std::uint32_t k = 1; k <= seen; ++k) {
       const std::uint64_t key =
-          (history_ & ((std::uint64_t{1} << (6 * k)) - 1)) * 0x9E3779B97F4A7C15ull + k;
+          ((history_ & ((std::uint64_t{1} << (6 * k)) - 1)) | part) * 0x9E3779B97F4A7C15ull + k;
       const std::uint32_t slot =
           static_cast<std::uint32_t>((key ^ (key >> 29)) * 0xBF58476D1CE4E5B9ull >> 40) & mask;
       std::uint8_t& c = counts_[slot];
@@ -110,8 +137,12 @@ class ContextualDetector {
     config_.each([&](std::string_view, auto& f) { io.field(f); });
     io.field(n_);
     io.field(history_);
+    io.field(symbols_);
     io.field(lo_);
     io.field(hi_);
+    io.field(block_sum_);
+    io.field(block_n_);
+    io.field(last_novelty_);
     io.array(counts_, counts_.size());
   }
 
@@ -119,8 +150,11 @@ class ContextualDetector {
   Config config_;
   std::uint64_t n_ = 0;
   std::uint64_t history_ = 0;
+  std::uint64_t symbols_ = 0;
   double lo_ = 0, hi_ = 0;
-  double last_novelty_ = 0;  // derived by update(), not state
+  double block_sum_ = 0;
+  std::uint32_t block_n_ = 0;
+  double last_novelty_ = 0;
   std::vector<std::uint8_t> counts_;
 };
 
