@@ -515,7 +515,7 @@ ModbusRegister parse_modbus(const json& v, const std::string& path, const Teleme
   order("byteOrder", r.byte_order);
   if (count == 1 && v.contains("wordOrder"))
     fail(member_path(path, "wordOrder"), "applies to 32-bit types only (this register is " +
-                                             std::string(register_type_name(r.type)) + ")");
+                                             std::string(modbus_type_name(r.type)) + ")");
   order("wordOrder", r.word_order);
   if (t.schema.kind == SchemaKind::string)
     fail(path, "a string telemetry cannot be read from registers");
@@ -764,9 +764,9 @@ DeviceModel parse_interface(const json& doc) {
       for (std::size_t k = 0; k < contents->size(); ++k)
         if ((*contents)[k].value("name", "") == t.name) c_at = element_path(c_path, k);
       fail(member_path(member_path(c_at, "strata:modbus"), "address"),
-           std::string(register_table_name(t.modbus->table)) + " registers " +
-               std::to_string(first) + ".." + std::to_string(last) + " overlap those of '" +
-               s.t->name + "' (" + std::to_string(s.first) + ".." + std::to_string(s.last) + ")");
+           std::string(modbus_table_name(t.modbus->table)) + " registers " + std::to_string(first) +
+               ".." + std::to_string(last) + " overlap those of '" + s.t->name + "' (" +
+               std::to_string(s.first) + ".." + std::to_string(s.last) + ")");
     }
     spans.push_back({&t, first, last, i});
   }
@@ -913,13 +913,13 @@ nlohmann::json to_json(const DeviceModel& m) {
     if (t.personal) c["strata:personal"] = true;
     if (t.modbus) {
       const ModbusRegister& r = *t.modbus;
-      json reg = {{"table", register_table_name(r.table)},
+      json reg = {{"table", modbus_table_name(r.table)},
                   {"address", r.address},
-                  {"type", register_type_name(r.type)},
+                  {"type", modbus_type_name(r.type)},
                   {"scale", r.scale},
                   {"offset", r.offset},
-                  {"byteOrder", byte_order_name(r.byte_order)}};
-      if (register_count(r.type) == 2) reg["wordOrder"] = byte_order_name(r.word_order);
+                  {"byteOrder", modbus_order_name(r.byte_order)}};
+      if (register_count(r.type) == 2) reg["wordOrder"] = modbus_order_name(r.word_order);
       c["strata:modbus"] = std::move(reg);
     }
     contents.push_back(std::move(c));
@@ -1036,10 +1036,10 @@ std::optional<Timestamp> parse_iso8601_duration(std::string_view text) {
   return static_cast<Timestamp>(total);
 }
 
-std::string_view register_table_name(RegisterTable t) {
+std::string_view modbus_table_name(RegisterTable t) {
   return t == RegisterTable::holding ? "holding" : "input";
 }
-std::string_view register_type_name(RegisterType t) {
+std::string_view modbus_type_name(RegisterType t) {
   switch (t) {
     case RegisterType::int16:
       return "int16";
@@ -1054,6 +1054,6 @@ std::string_view register_type_name(RegisterType t) {
   }
   return "unknown";
 }
-std::string_view byte_order_name(ByteOrder o) { return o == ByteOrder::big ? "big" : "little"; }
+std::string_view modbus_order_name(ByteOrder o) { return o == ByteOrder::big ? "big" : "little"; }
 
 }  // namespace strata::model

@@ -190,9 +190,10 @@ std::optional<Timestamp> parse_iso8601_duration(std::string_view text);
 // nullopt for a name that is not one of them.
 std::optional<Dimension> semantic_type_dimension(std::string_view semantic_type);
 
-// Strata's names for the Modbus register fields ("holding", "int16", "big", ...).
-std::string_view register_table_name(RegisterTable t);
-std::string_view register_type_name(RegisterType t);
-std::string_view byte_order_name(ByteOrder o);
+// Strata's names for the Modbus register fields ("holding", "int16", "big", ...). Prefixed
+// "modbus_" so that argument-dependent lookup never meets ingest's own register_type_name().
+std::string_view modbus_table_name(RegisterTable t);
+std::string_view modbus_type_name(RegisterType t);
+std::string_view modbus_order_name(ByteOrder o);
 
 }  // namespace strata::model
