@@ -269,8 +269,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto limit = std::chrono::milliseconds(std::uint64_t{keep_alive_s_} * 1500);
     if (now - last_activity_ >= limit) {
       S().counters.keep_alive_timeouts++;
-      S().refuse(who(), "no packet within 1.5 x keep-alive (" + std::to_string(keep_alive_s_) +
-                            " s); connection closed [MQTT-3.1.2-24]");
+      S().refuse(who(),
+                 "no packet within 1.5 x keep-alive (" + std::to_string(keep_alive_s_) +
+                     " s); connection closed [MQTT-3.1.2-24 in 3.1.1, MQTT-3.1.2-22 in 5.0]");
       if (version_ == Version::v5) {
         Disconnect d;
         d.reason_code = reason::keep_alive_timeout;
@@ -652,6 +653,7 @@ void Connection::handle_connect(Connect c) {
 
   Connack ack;
   std::shared_ptr<Connection> previous;
+  bool too_many_sessions = false;
   {
     std::lock_guard lock(S().mutex);
     if (client_id_.empty()) client_id_ = "strata-" + std::to_string(++S().next_client);
@@ -675,37 +677,36 @@ void Connection::handle_connect(Connect c) {
         persistent_count >= O().max_persistent_sessions) {
       persistent = false;
       expiry = 0;
-      if (!v5) {
-        refuse_connect(0, reason::v311_server_unavailable,
-                       "CONNECT: the server keeps no more persistent sessions (" +
-                           std::to_string(O().max_persistent_sessions) + ")");
-        return;
-      }
+      // 5.0 is told (session expiry 0 in CONNACK); 3.1.1 cannot be, so it is refused below.
+      too_many_sessions = !v5;
     }
-    if (c.clean_start || !existing) {
-      existing = std::make_shared<Session>();
-      existing->device_id = device_id_;
-      existing->client_id = client_id_;
-      S().sessions[key] = existing;
+    if (too_many_sessions) {
+      // Refused after the lock is released (the refusal hook must not run under it).
     } else {
-      ack.session_present = true;
-    }
-    session_ = existing;
-    session_->version = version_;
-    session_->persistent = persistent;
-    session_->expiry_s = expiry;
-    session_->client_receive_maximum = c.properties.receive_maximum.value_or(65535);
-    session_->client_max_packet = c.properties.maximum_packet_size.value_or(kMaxRemainingLength);
-    session_->connection = weak_from_this();
-    if (!persistent) {
-      // A clean session does not keep what the old one had [MQTT-3.1.2-6].
-      if (ack.session_present) {
-        ack.session_present = false;
-        session_->subscriptions.clear();
-        session_->queue.clear();
-        session_->inflight.clear();
+      if (c.clean_start || !existing) {
+        existing = std::make_shared<Session>();
+        existing->device_id = device_id_;
+        existing->client_id = client_id_;
+        S().sessions[key] = existing;
+      } else {
+        ack.session_present = true;
       }
+      session_ = existing;
+      session_->version = version_;
+      session_->persistent = persistent;
+      session_->expiry_s = expiry;
+      session_->client_receive_maximum = c.properties.receive_maximum.value_or(65535);
+      session_->client_max_packet = c.properties.maximum_packet_size.value_or(kMaxRemainingLength);
+      // Clean start 0 resumes a kept session even when this connection will not keep it
+      // beyond its end (5.0 session expiry 0): it is removed when the connection closes.
+      session_->connection = weak_from_this();
     }
+  }
+  if (too_many_sessions) {
+    refuse_connect(0, reason::v311_server_unavailable,
+                   "CONNECT: the server keeps no more persistent sessions (" +
+                       std::to_string(O().max_persistent_sessions) + ")");
+    return;
   }
   if (previous && previous.get() != this) {
     // Session takeover [MQTT-3.1.4-3]: the old connection goes (with its will, as it did not
@@ -1078,6 +1079,7 @@ void Connection::on(Disconnect& d) {
 void Connection::pump() {
   if (closed_ || !connected_ || !session_) return;
   std::vector<Publish> to_send;
+  std::vector<std::string> refusals;
   {
     std::lock_guard lock(S().mutex);
     auto& s = *session_;
@@ -1086,6 +1088,15 @@ void Connection::pump() {
     while (!s.queue.empty() && (s.queue.front().qos == 0 || s.inflight.size() < limit)) {
       Outgoing o = std::move(s.queue.front());
       s.queue.pop_front();
+      // A 5.0 client's maximum packet size: a larger message is not sent to it (5.0 MQTT-3.1.2-24).
+      // (7 = fixed header, topic length and packet id; properties are not sent here.)
+      if (o.topic.size() + o.payload->size() + 7 > s.client_max_packet) {
+        refusals.push_back("message on '" + o.topic.substr(0, 128) + "' (" +
+                           std::to_string(o.payload->size()) +
+                           " bytes) exceeds the client's maximum packet size of " +
+                           std::to_string(s.client_max_packet) + " bytes; not sent");
+        continue;
+      }
       if (o.qos == 1) {
         // A packet id not in use by another message in flight.
         for (;;) {
@@ -1112,6 +1123,7 @@ void Connection::pump() {
       }
     }
   }
+  for (const auto& why : refusals) S().refuse(who(), why);
   for (const auto& p : to_send) send(p);
 }
 

@@ -391,6 +391,53 @@ TEST(MqttEndpoint, PersistentSessionQueuesCommandsAndRedeliversWithDupUntilAcked
   EXPECT_FALSE(ack->session_present);
 }
 
+TEST(MqttEndpoint, SessionExpiryKeepsA5SessionAndTheClientsMaximumPacketSizeIsHonoured) {
+  RecordingSink sink;
+  EndpointHarness h(sink);
+  std::mutex mu;
+  std::vector<std::string> refusals;
+  h.endpoint->set_refusal_handler([&](std::string_view, std::string_view why) {
+    std::lock_guard lock(mu);
+    refusals.emplace_back(why);
+  });
+  h.start();
+  {
+    RawClient c(h.endpoint->port(), Version::v5);
+    Properties p;
+    p.session_expiry_interval = 600;
+    ASSERT_TRUE(c.connect("v5keep", "tok-d1", std::nullopt, true, 60, std::nullopt, p));
+    c.send(Subscribe{1, {}, {{"strata/v1/devices/d1/commands/+", 1}}});
+    ASSERT_TRUE(c.receive_as<Suback>());
+    c.send(Disconnect{});
+    EXPECT_TRUE(c.wait_closed());
+  }
+  ASSERT_TRUE(h.wait_stats([](const MqttEndpointStats& s) { return s.connections_active == 0; }));
+  EXPECT_EQ(h.endpoint->stats().sessions_persistent, 1u);
+  auto small = h.endpoint->send_command("d1", "ping", "1");
+  ASSERT_TRUE(small.ok()) << small.error().message;
+
+  RawClient c(h.endpoint->port(), Version::v5);
+  Properties p;
+  p.maximum_packet_size = 120;
+  auto ack = c.connect("v5keep", "tok-d1", std::nullopt, false, 60, std::nullopt, p);
+  ASSERT_TRUE(ack);
+  EXPECT_TRUE(ack->session_present);
+  auto cmd = c.receive_as<Publish>();
+  ASSERT_TRUE(cmd);
+  EXPECT_NE(cmd->payload.find(*small), std::string::npos);
+  c.send(PubAck{PacketType::puback, cmd->packet_id, 0, {}});
+
+  auto big = h.endpoint->send_command("d1", "ping", "\"" + std::string(200, 'x') + "\"");
+  ASSERT_TRUE(big.ok());
+  EXPECT_FALSE(c.receive(kQuiet)) << "a packet above the client's maximum packet size";
+  EXPECT_EQ(c.status(), RawClient::Status::timeout);
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(refusals.empty());
+  EXPECT_NE(refusals.back().find("exceeds the client's maximum packet size of 120"),
+            std::string::npos)
+      << refusals.back();
+}
+
 TEST(MqttEndpoint, KeepAliveTimeoutClosesAndTheWillIsIngested) {
   RecordingSink sink;
   MqttEndpointOptions options;
