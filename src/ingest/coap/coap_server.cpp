@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -330,10 +331,11 @@ Result<std::unique_ptr<CoapServer>> CoapServer::create(CoapServerOptions options
   // "127.0.0.1:40049 UDP" or "[::1]:5683 UDP": the port actually bound.
   const std::string_view described = coap_endpoint_str(endpoint);
   const std::string_view host_port = described.substr(0, described.find(' '));
-  const auto colon = host_port.rfind(':');
-  server->port_ = static_cast<std::uint16_t>(
-      colon == std::string_view::npos ? options.port
-                                      : std::stoul(std::string(host_port.substr(colon + 1))));
+  server->port_ = options.port;
+  if (const auto colon = host_port.rfind(':'); colon != std::string_view::npos) {
+    std::from_chars(host_port.data() + colon + 1, host_port.data() + host_port.size(),
+                    server->port_);
+  }
   coap_resource_t* resource = coap_resource_unknown_init2(handle_request, 0);
   for (coap_request_t method : {COAP_REQUEST_POST, COAP_REQUEST_GET, COAP_REQUEST_DELETE,
                                 COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH}) {
