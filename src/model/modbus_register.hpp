@@ -7,6 +7,15 @@
 // 16-bit types and two for 32-bit ones. Within each register the two bytes are in `byte_order`
 // (Modbus' own order is big); for 32-bit types the two registers are in `word_order` (big: the
 // first register holds the high word). The stored value is raw * scale + offset.
+//
+//              register R (address)      register R+1 (address + 1, 32-bit types only)
+//   wire:      [ R.b0 | R.b1 ]           [ R+1.b0 | R+1.b1 ]
+//
+//   byte_order big:    word = b0 << 8 | b1          byte_order little: word = b1 << 8 | b0
+//   word_order big:    raw32 = word(R) << 16 | word(R+1)      ("ABCD" with big bytes)
+//   word_order little: raw32 = word(R+1) << 16 | word(R)      ("CDAB" with big bytes)
+//   int16/int32: two's complement; uint16/uint32: unsigned; float32: IEEE 754 binary32
+//   value = raw * scale + offset   (in the telemetry's unit; the model then converts and checks)
 #include <cstdint>
 #include <string>
 

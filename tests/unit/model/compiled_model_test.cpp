@@ -3,10 +3,30 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+// GCC pairs the replaced operator new below with std::free and warns; they do match (malloc/free).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Counts heap allocations while `counting` is set, to check that accept() allocates nothing on
+// success (the ingestion hot path relies on it).
+namespace {
+thread_local bool counting = false;
+thread_local std::size_t allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace strata::model {
 namespace {
@@ -169,6 +189,30 @@ TEST(CompiledModel, Strings) {
   const std::string long_text(kMaxTextValueBytes + 1, 'x');
   EXPECT_EQ(refused(c, "s", 0, long_text, errc::wrong_type),
             "metric 's': text of 1025 bytes is longer than 1024");
+}
+
+TEST(CompiledModel, AcceptAllocatesNothingWhenItAccepts) {
+  const CompiledModel c = all_schemas();
+  const CompiledModel compressor = compile(example("compressor.json"));
+  double sum = 0;
+  counting = true;
+  allocations = 0;
+  for (int i = 0; i < 100; ++i) {
+    sum += *compressor.accept("discharge_temperature", 150 + i % 50, std::nullopt);
+    sum += *c.accept("e", 0, "running");
+    sum += *c.accept("es", 0, "RUN");
+    sum += *c.accept("b", 0, "true");
+    sum += *c.accept("s", 0, "badge-4711");
+    sum += *c.accept("l", i, std::nullopt);
+  }
+  const std::size_t on_success = allocations;
+  auto refused = c.accept("d", 99, std::nullopt);
+  const std::size_t on_refusal = allocations - on_success;
+  counting = false;
+  EXPECT_EQ(on_success, 0u);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_GT(on_refusal, 0u);  // the counter does count: a refusal builds its message
+  EXPECT_GT(sum, 0);
 }
 
 TEST(CompiledModel, UnknownMetricIsItsOwnError) {
