@@ -1,7 +1,7 @@
 // The MQTT broker connector against a real broker: Mosquitto from Debian, started by the test on
 // 127.0.0.1 with a free port, fed by mosquitto_pub and by Eclipse Tahu's Sparkplug client (node).
 //  - Flood: 20,000 numbered QoS 1 messages through a shared subscription, a sink that refuses
-//    every 7th submit (back-pressure); every number must arrive (duplicates counted apart).
+//    every 50th submit (back-pressure); every number must arrive (duplicates counted apart).
 //  - Redelivery: a sink that never completes; the connector is stopped and a new one started with
 //    the same client id: the messages delivered but not completed arrive again, and all others too.
 //  - Sparkplug: NBIRTH/DBIRTH/DDATA from Tahu reach the sink by metric name; a forced seq gap
@@ -186,8 +186,8 @@ struct SeenReading {
 // a shard would), or holds the completions; refuses every `reject_every`-th submit (a full queue).
 class TestSink final : public pipeline::TelemetrySink {
  public:
-  explicit TestSink(bool hold = false, int reject_every = 0)
-      : hold_(hold), reject_every_(reject_every), worker_([this] { run(); }) {}
+  explicit TestSink(bool hold = false, int reject_every = 0, int failures = 0)
+      : hold_(hold), reject_every_(reject_every), failures_(failures), worker_([this] { run(); }) {}
   ~TestSink() override {
     {
       std::lock_guard lock(m_);
@@ -209,6 +209,11 @@ class TestSink final : public pipeline::TelemetrySink {
     }
     pipeline::IngestOutcome outcome;
     outcome.stored = message.readings.size();
+    if (failures_ > 0) {  // the store could not write it
+      --failures_;
+      outcome.stored = 0;
+      outcome.status = Error{1, "WAL write failed: disk full"};
+    }
     if (hold_) {
       held_.push_back(std::move(done));
     } else {
@@ -257,6 +262,7 @@ class TestSink final : public pipeline::TelemetrySink {
 
   const bool hold_;
   const int reject_every_;
+  int failures_;
   std::mutex m_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -397,6 +403,23 @@ TEST(MqttConnector, MessagesNotCompletedAreRedeliveredAfterARestart) {
   const auto numbers = sink.numbers();
   for (const auto& [n, count] : held) EXPECT_TRUE(numbers.contains(n)) << n << " not redelivered";
   EXPECT_GE(second->stats().redeliveries, held.size());
+}
+
+TEST(MqttConnector, AMessageThePipelineCouldNotStoreIsNotAcknowledgedAndComesBack) {
+  Mosquitto broker;
+  REQUIRE_BROKER(broker);
+  TestSink sink(/*hold=*/false, /*reject_every=*/0, /*failures=*/1);
+  RunningConnector connector(json_options(broker, "strata-failure"), sink);
+  ASSERT_TRUE(wait_until([&] { return connector->stats().subscribed >= 1; }, 10'000ms))
+      << connector.errors();
+  ASSERT_EQ(publish_numbers(broker, 0, 1, "plant/a/l1/press-3/telemetry"), 0);
+  // Seen twice: once failed (no PUBACK, the connection restarts), once stored and acknowledged.
+  ASSERT_TRUE(wait_until([&] { return sink.numbers()[0] == 2; }, 10'000ms)) << connector.errors();
+  EXPECT_TRUE(wait_until([&] { return connector->stats().acked == 1; }, 10'000ms));
+  EXPECT_GE(connector->stats().connects, 2u);
+  EXPECT_EQ(connector->stats().redeliveries, 1u);
+  EXPECT_NE(connector.errors().find("WAL write failed: disk full"), std::string::npos)
+      << connector.errors();
 }
 
 TEST(MqttConnector, SparkplugFromTahuReachesTheSinkAndAGapAsksTahuForARebirth) {

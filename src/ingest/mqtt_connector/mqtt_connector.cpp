@@ -576,6 +576,12 @@ Result<std::shared_ptr<MqttConnector>> MqttConnector::create(asio::io_context& i
       }
       state->filters.push_back(f);
     }
+    // A host watches its own STATE (an old retained "offline" is answered with "online").
+    const std::string own_state = state->host->state_topic();
+    if (std::none_of(state->filters.begin(), state->filters.end(),
+                     [&](const std::string& f) { return mqtt::topic_matches(f, own_state); })) {
+      state->filters.push_back(own_state);
+    }
   }
   if (state->filters.empty()) {
     return Error::of(errc::bad_config,
