@@ -67,7 +67,9 @@ Result<double> TelemetrySpec::accept(double number, std::optional<std::string_vi
         return Error::of(errc::wrong_type, "metric '" + name_ + "': " + number_text(number) +
                                                " does not fit its schema float");
       }
-      return check_range(conversion_.apply(number));
+      const double value = conversion_.apply(number);
+      if ((!min_ || value >= *min_) && (!max_ || value <= *max_)) return value;
+      return check_range(value);
     }
     case SchemaKind::boolean: {
       if (text) {

@@ -85,8 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (double n : numbers) check_accept(spec, n, std::nullopt);
       for (std::string_view t : texts) check_accept(spec, 0, t);
       for (const EnumValue& v : spec.enum_values()) {
-        check(spec.accept(0, v.name).ok() ||
-                  spec.accept(0, v.name).error().is(errc::out_of_range),
+        check(spec.accept(0, v.name).ok() || spec.accept(0, v.name).error().is(errc::out_of_range),
               "an enum name is accepted");
       }
     }
