@@ -61,8 +61,9 @@ Result<DetectorSpec> parse_detector_spec(std::string_view text) {
 }
 
 std::vector<std::string_view> detector_names() {
-  return {Ensemble::kName,    RobustBaseline::kName,     LikelihoodBaseline::kName,
-          HoltWinters::kName, ContextualDetector::kName, ChangePointDetector::kName};
+  return {Ensemble::kName,         RobustBaseline::kName,     LikelihoodBaseline::kName,
+          HoltWinters::kName,      ContextualDetector::kName, ChangePointDetector::kName,
+          SpectralResidual::kName, RandomCutForest::kName};
 }
 
 Result<AnyDetector> AnyDetector::create(const DetectorSpec& spec) {
@@ -72,6 +73,8 @@ Result<AnyDetector> AnyDetector::create(const DetectorSpec& spec) {
   if (spec.name == LikelihoodBaseline::kName) return build<LikelihoodBaseline>(spec, wrap);
   if (spec.name == HoltWinters::kName) return build<HoltWinters>(spec, wrap);
   if (spec.name == ContextualDetector::kName) return build<ContextualDetector>(spec, wrap);
+  if (spec.name == SpectralResidual::kName) return build<SpectralResidual>(spec, wrap);
+  if (spec.name == RandomCutForest::kName) return build<RandomCutForest>(spec, wrap);
   if (spec.name == ChangePointDetector::kName) return build<ChangePointDetector>(spec, wrap);
   std::string known;
   for (auto n : detector_names()) known += (known.empty() ? "" : ", ") + std::string(n);
@@ -101,7 +104,9 @@ Result<AnyDetector> AnyDetector::restore(std::span<const std::uint8_t> bytes) {
     case DetectorKind::change_point:
       return lift(ChangePointDetector::restore(bytes));
     case DetectorKind::spectral_residual:
+      return lift(SpectralResidual::restore(bytes));
     case DetectorKind::random_cut_forest:
+      return lift(RandomCutForest::restore(bytes));
     case DetectorKind::multivariate:
       break;
   }

@@ -6,7 +6,10 @@
 #include "analytics/ensemble.hpp"
 #include "analytics/holt_winters.hpp"
 #include "analytics/likelihood_baseline.hpp"
+#include "analytics/multivariate.hpp"
+#include "analytics/random_cut_forest.hpp"
 #include "analytics/robust_baseline.hpp"
+#include "analytics/spectral_residual.hpp"
 
 namespace strata::analytics {
 static_assert(Detector<RobustBaseline>);
@@ -15,4 +18,6 @@ static_assert(Detector<HoltWinters>);
 static_assert(Detector<ContextualDetector>);
 static_assert(Detector<ChangePointDetector>);
 static_assert(Detector<Ensemble>);
+static_assert(Detector<SpectralResidual>);
+static_assert(Detector<RandomCutForest>);
 }  // namespace strata::analytics
