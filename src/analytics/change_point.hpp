@@ -30,6 +30,7 @@ class ChangePointDetector {
     double h = 8;          // decision interval, in spreads, > 0
     double clip = 6;       // one point adds at most this many spreads, > 0
     double warmup = 30;    // points that only learn the baseline
+    double scale = 1;      // 1: a second CUSUM watches the spread (variance change, stuck sensor)
     template <class F>
     void each(F&& f) {
       f("alpha", alpha);
@@ -38,6 +39,7 @@ class ChangePointDetector {
       f("h", h);
       f("clip", clip);
       f("warmup", warmup);
+      f("scale", scale);
     }
   };
 
@@ -48,6 +50,7 @@ class ChangePointDetector {
     if (!(c.k > 0 && c.k < 100)) return bad_param(owner, "k", c.k, "use a slack in (0, 100)");
     if (!(c.h > 0 && c.h < 1e6)) return bad_param(owner, "h", c.h, "use a positive interval");
     if (!(c.clip > 0)) return bad_param(owner, "clip", c.clip, "use a positive number");
+    if (c.scale != 0 && c.scale != 1) return bad_param(owner, "scale", c.scale, "use 0 or 1");
     if (!(c.warmup >= 0 && c.warmup <= 1e9))
       return bad_param(owner, "warmup", c.warmup, "use a point count >= 0");
     return {};
@@ -66,15 +69,25 @@ class ChangePointDetector {
     const double u = std::clamp((x - mean_) / spread, -config_.clip, config_.clip);
     double score = 0;
     recent_ += config_.fast * (x - recent_);
+    recent_spread_ += config_.fast * (std::abs(x - recent_) - recent_spread_);
     if (n_ >= config_.warmup) {
       up_ = std::max(0.0, up_ + u - config_.k);
       down_ = std::max(0.0, down_ - u - config_.k);
-      const double s = std::max(up_, down_);
+      double s = std::max(up_, down_);
+      if (config_.scale != 0) {
+        // log z² of a Gaussian residual has mean −1.27 and deviation π/√2.
+        const double v =
+            std::clamp((std::log(u * u + 1e-3) + 1.27) / 2.2214, -config_.clip, config_.clip);
+        wide_ = std::max(0.0, wide_ + v - config_.k);
+        narrow_ = std::max(0.0, narrow_ - v - config_.k);
+        s = std::max({s, wide_, narrow_});
+      }
       last_sum_ = s;
       score = s / (s + config_.h);
-      if (s > config_.h) {  // the change is accepted
+      if (s > config_.h) {  // the change is accepted: the baseline restarts from the recent
         mean_ = recent_;
-        up_ = down_ = 0;
+        if (wide_ > config_.h || narrow_ > config_.h) spread_ = recent_spread_ / 1.2533;
+        up_ = down_ = wide_ = narrow_ = 0;
       }
     }
     const Assessment a{score, mean_, config_.h * spread};
@@ -103,13 +116,17 @@ class ChangePointDetector {
     io.field(recent_);
     io.field(up_);
     io.field(down_);
+    io.field(wide_);
+    io.field(narrow_);
+    io.field(recent_spread_);
   }
 
  private:
   Config config_;
   std::uint64_t n_ = 0;
   double mean_ = 0, spread_ = 0, recent_ = 0, up_ = 0, down_ = 0;
-  double last_sum_ = 0;  // derived by update(), not state
+  double wide_ = 0, narrow_ = 0, recent_spread_ = 0;  // the spread's CUSUM sides
+  double last_sum_ = 0;                               // derived by update(), not state
 };
 
 }  // namespace strata::analytics

@@ -3,11 +3,13 @@
 // the open-source edition that scores 69.9 on NAB). It reads a series as words: each value is
 // quantised into one of `levels` levels of the range seen so far, and the last 1, 2, … `depth`
 // levels form contexts. A table of small counters remembers how often each context occurred
-// (hashed into 2^table_bits slots, halved every `age_every` points so old habits fade). A point
+// (one counter per context when levels + levels² + … fit in 2^table_bits slots, hashed into them
+// otherwise; halved every `age_every` points so old habits fade). A point
 // whose contexts are new scores high: novelty of a context seen c times is 1/(1 + c), and the
 // score is the mean novelty over the context lengths. A value outside the range seen so far is new
 // by construction.
-// Cost: O(depth) per point; 2^table_bits bytes of counters plus ~100 bytes.
+// Cost: O(depth) per point; one byte a context (1110 with 10 levels and depth 3), at most
+// 2^table_bits, plus ~100 bytes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -69,7 +71,14 @@ class ContextualDetector {
     if (auto s = validate(c); !s) return s.error();
     ContextualDetector d;
     d.config_ = c;
-    d.counts_.assign(std::size_t{1} << static_cast<int>(c.table_bits), 0);
+    // Every context gets its own counter when they all fit in the table; else they are hashed.
+    std::size_t exact = 0, codes = 1;
+    for (int k = 1; k <= static_cast<int>(c.depth); ++k)
+      exact += codes *= static_cast<std::size_t>(c.levels);
+    exact *= std::max<std::size_t>(1, static_cast<std::size_t>(c.day_parts));
+    const std::size_t table = std::size_t{1} << static_cast<int>(c.table_bits);
+    d.exact_ = exact <= table;
+    d.counts_.assign(d.exact_ ? exact : table, 0);
     return d;
   }
 
@@ -105,11 +114,20 @@ class ContextualDetector {
                                       1ull)
                                          << 40
                                    : 0;
+    const std::size_t parts = std::max<std::size_t>(1, static_cast<std::size_t>(config_.day_parts));
+    std::size_t base = 0, code = 0, mult = 1;
     for (std::uint32_t k = 1; k <= seen; ++k) {
-      const std::uint64_t key =
-          ((history_ & ((std::uint64_t{1} << (6 * k)) - 1)) | part) * 0x9E3779B97F4A7C15ull + k;
-      const std::uint32_t slot =
-          static_cast<std::uint32_t>((key ^ (key >> 29)) * 0xBF58476D1CE4E5B9ull >> 40) & mask;
+      std::size_t slot;
+      if (exact_) {  // contexts of length k: L^k codes after the shorter ones
+        code += static_cast<std::size_t>((history_ >> (6 * (k - 1))) & 63) * mult;
+        slot = (base + code) * parts + (part >> 40 ? (part >> 40) - 1 : 0);
+        mult *= levels;
+        base += mult;
+      } else {
+        const std::uint64_t key =
+            ((history_ & ((std::uint64_t{1} << (6 * k)) - 1)) | part) * 0x9E3779B97F4A7C15ull + k;
+        slot = static_cast<std::uint32_t>((key ^ (key >> 29)) * 0xBF58476D1CE4E5B9ull >> 40) & mask;
+      }
       std::uint8_t& c = counts_[slot];
       novelty += 1.0 / (1.0 + c);
       if (c < 255) ++c;
@@ -152,6 +170,7 @@ class ContextualDetector {
   std::uint64_t history_ = 0;
   std::uint64_t symbols_ = 0;
   double lo_ = 0, hi_ = 0;
+  bool exact_ = false;  // one counter per context (derived from the configuration)
   double block_sum_ = 0;
   std::uint32_t block_n_ = 0;
   double last_novelty_ = 0;

@@ -36,12 +36,18 @@ class Ensemble {
       baseline.season_seconds = 7 * 86400;  // a week of hourly bins: daily and weekly rhythms
       baseline.season_bins = 168;
       contextual.levels = 10;
-      contextual.depth = 4;
+      contextual.depth = 3;
+      contextual.table_bits = 11;  // 1110 contexts, one counter each
+      contextual.age_every = 6000;
+      baseline.clip = 5;
       slow = contextual;
       slow.stride = 6;
+      cusum.k = 0.75;
+      cusum.h = 30;
       likelihood.learning = 200;
       likelihood.history = 20000;
-      likelihood.min_variance = 0.001;
+      likelihood.min_variance = 0.0005;
+      likelihood.min_mean = 0.01;
     }
     RobustBaseline::Config baseline;
     ContextualDetector::Config contextual;
@@ -51,9 +57,9 @@ class Ensemble {
     double w_baseline = 1;  // weight of each part's likelihood in the vote, [0, 1]; 0: not run
     double w_contextual = 1;
     double w_slow = 0;
-    double w_cusum = 0;
-    double spatial_tolerance =
-        0.02;                     // a value this far (× range) beyond the range scores 1; 0: off
+    double w_cusum = 1;
+    // A value this far (× the range seen) beyond that range scores 1; 0: off.
+    double spatial_tolerance = 0.025;
     double spatial_warmup = 100;  // points before the range rule applies
     double alarm = 0.5;           // a score ≥ alarm starts a rest period, (0, 1]
     double rest = 0;              // points damped after an alarm
