@@ -55,6 +55,17 @@ std::string metric_label(const Metric& m, std::size_t index) {
   return "metric #" + std::to_string(index + 1);
 }
 
+// Declares a Template instance's members ("{instance}/{member}", recursively) with their
+// datatypes, so that a DATA message may leave a member's datatype out.
+void add_members(const std::string& prefix, const Metric& m, auto& table) {
+  for (const Metric& member : m.members) {
+    if (!member.name || member.name->empty()) continue;
+    const std::string full = prefix + "/" + *member.name;
+    if (member.datatype) table.datatype_by_name[full] = *member.datatype;
+    add_members(full, member, table);
+  }
+}
+
 }  // namespace
 
 std::string_view host_event_name(HostEventKind kind) {
@@ -116,11 +127,14 @@ StateMessages SparkplugHost::begin_session(Timestamp connect_time) {
   return StateMessages{state(true), state(false)};
 }
 
-SparkplugHost::Node& SparkplugHost::node_for(const Topic& t) {
-  const std::string key = node_key(t.group_id, t.edge_node_id);
+SparkplugHost::Node* SparkplugHost::node_for(const Topic& t) {
+  std::string key = node_key(t.group_id, t.edge_node_id);
   auto it = nodes_.find(key);
-  if (it == nodes_.end()) it = nodes_.emplace(key, Node{}).first;
-  return it->second;
+  if (it == nodes_.end()) {
+    if (nodes_.size() >= options_.max_edge_nodes) return nullptr;
+    it = nodes_.emplace(std::move(key), Node{}).first;
+  }
+  return &it->second;
 }
 
 HostOutput SparkplugHost::handle(std::string_view topic_text, std::string_view payload_bytes,
@@ -144,9 +158,19 @@ HostOutput SparkplugHost::handle(std::string_view topic_text, std::string_view p
   // they are not telemetry and carry no seq of the edge node.
   if (t.type == MessageType::ncmd || t.type == MessageType::dcmd) return out;
 
-  Node& node = node_for(t);
   const std::string device_id = device_id_for(t.group_id, t.edge_node_id, t.device_id);
   auto raw = std::make_shared<const std::string>(payload_bytes);
+  Node* found = node_for(t);
+  if (found == nullptr) {
+    const std::string reason =
+        describe(t) + ": Strata already tracks " + std::to_string(options_.max_edge_nodes) +
+        " edge nodes (raise the Sparkplug host's max_edge_nodes, or narrow its filters)";
+    out.events.push_back({HostEventKind::message_refused, t.group_id, t.edge_node_id, t.device_id,
+                          reason, received});
+    out.quarantine.push_back({device_id, raw, reason});
+    return out;
+  }
+  Node& node = *found;
   const auto decoded = decode_payload(payload_bytes);
   if (!decoded) {
     const std::string reason = describe(t) + ": " + decoded.error().message;
@@ -221,6 +245,7 @@ SparkplugHost::AliasTable SparkplugHost::table_of(const Payload& p,
       continue;
     }
     table.datatype_by_name[*m.name] = *m.datatype;
+    add_members(*m.name, m, table);
     if (m.alias) {
       auto [it, inserted] = table.by_alias.try_emplace(*m.alias, MetricDef{*m.name, *m.datatype});
       if (!inserted && it->second.name != *m.name) {
@@ -274,29 +299,61 @@ bool SparkplugHost::readings_of(const AliasTable& table, const Payload& p, bool 
         m.is_transient || m.is_null || (birth && m.value.field == WireValue::Field::none)) {
       continue;
     }
-    if (!m.problem.empty()) {
-      problems.push_back("metric '" + shown(name) + "': " + m.problem);
-      continue;
-    }
-    if (!datatype) {
-      problems.push_back("metric '" + shown(name) + "' has no datatype");
-      continue;
-    }
-    auto value = metric_value(*datatype, m.value);
-    if (!value) {
-      problems.push_back("metric '" + shown(name) + "': " + value.error().message);
-      continue;
-    }
-    pipeline::Reading& r = msg.readings.emplace_back();
-    r.metric = std::move(name);
-    r.ts = m.timestamp ? m.timestamp : p.timestamp;
-    if (value->is_text) {
-      r.text = std::move(value->text);
-    } else {
-      r.number = value->number;
-    }
+    add_readings(std::move(name), datatype, m, p.timestamp, table, msg, problems);
   }
   return unknown;
+}
+
+void SparkplugHost::add_readings(std::string name, std::optional<std::uint32_t> datatype,
+                                 const Metric& m, std::optional<Timestamp> ts,
+                                 const AliasTable& table, pipeline::TelemetryMessage& msg,
+                                 std::vector<std::string>& problems) const {
+  if (!m.problem.empty()) {
+    problems.push_back("metric '" + shown(name) + "': " + m.problem);
+    return;
+  }
+  if (m.timestamp) ts = m.timestamp;
+  if (m.value.field == WireValue::Field::template_value) {
+    // A Template instance: each member is a reading "{instance}/{member}"; a member's datatype
+    // is its own or the one the BIRTH declared for that member.
+    for (std::size_t i = 0; i < m.members.size(); ++i) {
+      const Metric& member = m.members[i];
+      if (!member.name || member.name->empty()) {
+        problems.push_back("member #" + std::to_string(i + 1) + " of template instance '" +
+                           shown(name) + "' has no name");
+        continue;
+      }
+      if (member.is_transient || member.is_null || member.is_template_definition ||
+          (member.value.field == WireValue::Field::none)) {
+        continue;
+      }
+      std::string full = name + "/" + *member.name;
+      std::optional<std::uint32_t> member_type = member.datatype;
+      if (!member_type) {
+        if (const auto it = table.datatype_by_name.find(full); it != table.datatype_by_name.end())
+          member_type = it->second;
+      }
+      add_readings(std::move(full), member_type, member, ts, table, msg, problems);
+    }
+    return;
+  }
+  if (!datatype) {
+    problems.push_back("metric '" + shown(name) + "' has no datatype");
+    return;
+  }
+  auto value = metric_value(*datatype, m.value);
+  if (!value) {
+    problems.push_back("metric '" + shown(name) + "': " + value.error().message);
+    return;
+  }
+  pipeline::Reading& r = msg.readings.emplace_back();
+  r.metric = std::move(name);
+  r.ts = ts;
+  if (value->is_text) {
+    r.text = std::move(value->text);
+  } else {
+    r.number = value->number;
+  }
 }
 
 void SparkplugHost::on_node_birth(const Topic& t, Node& node, const Payload& p, Timestamp received,

@@ -91,6 +91,9 @@ struct SparkplugHostOptions {
   // At most one rebirth request per edge node within this interval (µs of receive time), so a
   // node that keeps sending while its rebirth is on its way is not flooded with NCMDs.
   Timestamp rebirth_interval = 5 * kMicrosPerSecond;
+  // Edge nodes tracked at most (topics come from the broker's clients: bound the memory they
+  // can claim). A message of one more node is quarantined with the reason.
+  std::size_t max_edge_nodes = 100'000;
 };
 
 // The STATE birth and will of one MQTT session, with the same timestamp.
@@ -151,7 +154,8 @@ class SparkplugHost {
   };
 
   explicit SparkplugHost(SparkplugHostOptions options);
-  Node& node_for(const Topic& t);
+  // The node's state, created on first sight; nullptr when max_edge_nodes are tracked already.
+  Node* node_for(const Topic& t);
   void on_state(const Topic& t, std::string_view payload, HostOutput& out) const;
   void on_node_birth(const Topic& t, Node& node, const Payload& p, Timestamp received,
                      HostOutput& out, std::vector<std::string>& problems);
@@ -169,6 +173,10 @@ class SparkplugHost {
   bool readings_of(const AliasTable& table, const Payload& p, bool birth,
                    pipeline::TelemetryMessage& msg, std::vector<std::string>& problems) const;
   static AliasTable table_of(const Payload& p, std::vector<std::string>& problems);
+  // One metric's reading (or, for a Template instance, its members' readings) under `name`.
+  void add_readings(std::string name, std::optional<std::uint32_t> datatype, const Metric& m,
+                    std::optional<Timestamp> ts, const AliasTable& table,
+                    pipeline::TelemetryMessage& msg, std::vector<std::string>& problems) const;
 
   SparkplugHostOptions options_;
   std::string state_topic_;

@@ -126,6 +126,33 @@ std::int64_t sign_extend(std::uint64_t x, unsigned bits) {
   return static_cast<std::int64_t>((x ^ m) - m);
 }
 
+// Fills `metric` from its protobuf form; a Template instance's members recursively (protobuf's
+// own recursion limit, 100, bounds the depth).
+void read_metric(const pb::Payload_Metric& m, Metric& metric) {
+  if (m.has_name()) metric.name = m.name();
+  if (m.has_alias()) metric.alias = m.alias();
+  if (m.has_datatype()) metric.datatype = m.datatype();
+  metric.is_historical = m.is_historical();
+  metric.is_transient = m.is_transient();
+  metric.is_null = m.is_null();
+  metric.value = wire_value(m);
+  if (m.has_template_value()) {
+    const auto& t = m.template_value();
+    metric.is_template_definition = t.is_definition();
+    if (!t.is_definition()) {
+      metric.members.reserve(static_cast<std::size_t>(t.metrics_size()));
+      for (const auto& member : t.metrics()) read_metric(member, metric.members.emplace_back());
+    }
+  }
+  if (m.has_timestamp()) {
+    metric.timestamp = to_micros(m.timestamp());
+    if (!metric.timestamp) {
+      metric.problem = "metric timestamp " + std::to_string(m.timestamp()) +
+                       " ms does not fit in int64 µs: send ms since the Unix epoch";
+    }
+  }
+}
+
 }  // namespace
 
 std::string datatype_name(std::uint32_t datatype) {
@@ -155,24 +182,7 @@ Result<Payload> decode_payload(std::string_view bytes) {
   if (msg.has_uuid()) out.uuid = msg.uuid();
   out.has_body = msg.has_body();
   out.metrics.reserve(static_cast<std::size_t>(msg.metrics_size()));
-  for (const auto& m : msg.metrics()) {
-    Metric& metric = out.metrics.emplace_back();
-    if (m.has_name()) metric.name = m.name();
-    if (m.has_alias()) metric.alias = m.alias();
-    if (m.has_datatype()) metric.datatype = m.datatype();
-    metric.is_historical = m.is_historical();
-    metric.is_transient = m.is_transient();
-    metric.is_null = m.is_null();
-    metric.value = wire_value(m);
-    metric.is_template_definition = m.has_template_value() && m.template_value().is_definition();
-    if (m.has_timestamp()) {
-      metric.timestamp = to_micros(m.timestamp());
-      if (!metric.timestamp) {
-        metric.problem = "metric timestamp " + std::to_string(m.timestamp()) +
-                         " ms does not fit in int64 µs: send ms since the Unix epoch";
-      }
-    }
-  }
+  for (const auto& m : msg.metrics()) read_metric(m, out.metrics.emplace_back());
   return out;
 }
 

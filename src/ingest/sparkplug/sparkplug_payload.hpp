@@ -111,6 +111,9 @@ struct Metric {
   bool is_null = false;
   bool is_template_definition = false;  // a Template definition (NBIRTH "_types_/...")
   WireValue value;
+  // A Template instance's member metrics (value.field == template_value), decoded the same way;
+  // the host names their readings "{instance}/{member}". Empty for definitions.
+  std::vector<Metric> members;
   // Non-empty when this metric alone cannot be used (its timestamp does not fit in µs): the
   // reason, ready for quarantine. The rest of the payload is fine.
   std::string problem;

@@ -362,6 +362,55 @@ TEST(SparkplugHost, NullTransientAndUndecodableInputNeverCrashOrVanish) {
   EXPECT_EQ(bad_topic.quarantine[0].device_id, "spBv1.0/g1/NOPE/e1");
 }
 
+TEST(SparkplugHost, TemplateInstancesBecomeReadingsPerMember) {
+  SparkplugHost host = make_host();
+  EdgeNode node;
+  pb::Payload birth = node.payload();
+  birth.mutable_metrics()->Clear();
+  node.seq = 1;
+  EdgeNode::add(birth, "bdSeq", std::nullopt, pb::Int64)->set_long_value(0);
+  auto* def = EdgeNode::add(birth, "_types_/Motor", std::nullopt, pb::Template);
+  def->mutable_template_value()->set_is_definition(true);
+  auto* dm = def->mutable_template_value()->add_metrics();
+  dm->set_name("rpm");
+  dm->set_datatype(pb::Int32);
+  dm->set_int_value(0);
+  auto* inst = EdgeNode::add(birth, "Motor1", 5, pb::Template);
+  auto* t = inst->mutable_template_value();
+  t->set_template_ref("Motor");
+  auto* rpm = t->add_metrics();
+  rpm->set_name("rpm");
+  rpm->set_datatype(pb::Int32);
+  rpm->set_int_value(1500);
+  auto* state = t->add_metrics();
+  state->set_name("state");
+  state->set_datatype(pb::String);
+  state->set_string_value("RUN");
+  auto nb = host.handle("spBv1.0/g1/NBIRTH/e1", birth.SerializeAsString(), kT0);
+  EXPECT_TRUE(nb.quarantine.empty()) << nb.quarantine[0].reason;
+  ASSERT_TRUE(nb.telemetry.has_value());
+  ASSERT_EQ(nb.telemetry->readings.size(), 2u);  // the definition is not a reading
+  EXPECT_EQ(nb.telemetry->readings[0].metric, "Motor1/rpm");
+  EXPECT_EQ(nb.telemetry->readings[0].number, 1500);
+  EXPECT_EQ(nb.telemetry->readings[1].metric, "Motor1/state");
+  EXPECT_EQ(nb.telemetry->readings[1].text, "RUN");
+
+  // NDATA by alias; the member's datatype comes from the NBIRTH.
+  pb::Payload data = node.payload();
+  auto* m = data.add_metrics();
+  m->set_alias(5);
+  auto* member = m->mutable_template_value()->add_metrics();
+  member->set_name("rpm");
+  member->set_int_value(1600);
+  auto nd = host.handle("spBv1.0/g1/NDATA/e1", data.SerializeAsString(), kT0 + 1);
+  EXPECT_TRUE(nd.quarantine.empty());
+  EXPECT_TRUE(nd.publish.empty());
+  ASSERT_TRUE(nd.telemetry.has_value());
+  ASSERT_EQ(nd.telemetry->readings.size(), 1u);
+  EXPECT_EQ(nd.telemetry->readings[0].metric, "Motor1/rpm");
+  EXPECT_EQ(nd.telemetry->readings[0].number, 1600);
+}
+
 TEST(SparkplugHost, StateBirthAndWillShareTheSessionTimestamp) {
   SparkplugHost host = make_host();
   EXPECT_EQ(host.state_topic(), "spBv1.0/STATE/strata");
@@ -385,6 +434,20 @@ TEST(SparkplugHost, StateBirthAndWillShareTheSessionTimestamp) {
   EXPECT_TRUE(host.handle("spBv1.0/STATE/strata", s.birth.payload, kT0).publish.empty());
   EXPECT_TRUE(host.handle("spBv1.0/STATE/other", s.will.payload, kT0).publish.empty());
   EXPECT_TRUE(host.handle("spBv1.0/STATE/strata", "not json", kT0).publish.empty());
+}
+
+TEST(SparkplugHost, TracksAtMostMaxEdgeNodes) {
+  SparkplugHostOptions options;
+  options.max_edge_nodes = 1;
+  SparkplugHost host = make_host(options);
+  EdgeNode node;
+  EXPECT_TRUE(host.handle("spBv1.0/g1/NBIRTH/e1", node.nbirth(), kT0).telemetry.has_value());
+  auto second = host.handle("spBv1.0/g1/NBIRTH/e2", node.nbirth(), kT0);
+  EXPECT_FALSE(second.telemetry.has_value());
+  ASSERT_EQ(second.quarantine.size(), 1u);
+  EXPECT_NE(second.quarantine[0].reason.find("already tracks 1 edge nodes"), std::string::npos);
+  EXPECT_FALSE(host.node_status("g1", "e2").has_value());
+  EXPECT_TRUE(host.handle("spBv1.0/g1/NDATA/e1", node.ndata(1), kT0).telemetry.has_value());
 }
 
 TEST(SparkplugHost, RefusesAnUnusableHostId) {
