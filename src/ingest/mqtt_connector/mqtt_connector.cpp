@@ -77,6 +77,7 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
   tcp::socket socket;
   asio::steady_timer reconnect_timer, retry_timer, ping_timer, connect_timer;
   std::chrono::milliseconds backoff;
+  std::chrono::seconds keep_alive{0};  // the session's: ours, or the broker's if it imposes one
 
   // Connection state; everything below is reset by close_connection().
   std::uint64_t generation = 0;  // bumped whenever a connection ends: stale handlers see it
@@ -254,7 +255,17 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
     connected = true;
     connect_timer.cancel();
     backoff = options.reconnect_min;
+    if (!c.session_present && counters.connects > 0) {
+      report("MQTT broker had no session for client '" + options.client_id +
+             "' (it expired, or the broker restarted without persistence): messages published "
+             "while the connector was away are not redelivered; raise session_expiry if the gap "
+             "was shorter than the outage");
+    }
     counters.connects++;
+    // The broker may impose its own keep-alive [MQTT-3.2.2-21].
+    keep_alive = c.properties.server_keep_alive
+                     ? std::chrono::seconds(*c.properties.server_keep_alive)
+                     : options.keep_alive;
     mqtt::Subscribe s;
     s.packet_id = allocate_packet_id();
     for (const auto& f : filters) s.subscriptions.push_back({f, 1, false, false, 0});
@@ -472,12 +483,12 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
   }
 
   void arm_ping() {
-    if (options.keep_alive.count() <= 0) return;
+    if (keep_alive.count() <= 0) return;
     const std::uint64_t gen = generation;
-    ping_timer.expires_after(options.keep_alive / 2);
+    ping_timer.expires_after(keep_alive / 2);
     ping_timer.async_wait([self = shared_from_this(), gen](const boost::system::error_code& ec) {
       if (ec || gen != self->generation) return;
-      if (SteadyClock::now() - self->last_received > self->options.keep_alive * 3 / 2) {
+      if (SteadyClock::now() - self->last_received > self->keep_alive * 3 / 2) {
         self->fail("MQTT broker sent nothing for 1.5 keep-alive intervals");
         return;
       }

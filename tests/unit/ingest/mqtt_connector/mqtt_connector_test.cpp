@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "ingest/mqtt/mqtt_codec.hpp"
@@ -41,7 +42,7 @@ class ScriptedBroker {
     setsockopt(socket_->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   // The next packet from the connector, or nullopt when none came within 5 s.
-  std::optional<mqtt::Packet> next() {
+  std::optional<mqtt::Packet> next(bool skip_pings = true) {
     for (;;) {
       auto frame = mqtt::next_frame(buffer_, 1 << 20);
       EXPECT_TRUE(frame.ok());
@@ -51,7 +52,7 @@ class ScriptedBroker {
         EXPECT_TRUE(packet.ok()) << packet.error().message;
         buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<long>((*frame)->size));
         if (!packet.ok()) return std::nullopt;
-        if (std::holds_alternative<mqtt::PingReq>(*packet)) continue;
+        if (skip_pings && std::holds_alternative<mqtt::PingReq>(*packet)) continue;
         return std::move(*packet);
       }
       std::uint8_t chunk[4096];
@@ -62,7 +63,7 @@ class ScriptedBroker {
   }
   template <class P>
   P expect() {
-    auto p = next();
+    auto p = next(!std::is_same_v<P, mqtt::PingReq>);
     EXPECT_TRUE(p.has_value()) << "no packet from the connector";
     if (!p) return P{};
     EXPECT_TRUE(std::holds_alternative<P>(*p)) << "got " << mqtt::packet_name(mqtt::type_of(*p));
@@ -270,6 +271,27 @@ TEST(MqttConnector, IsASparkplugPrimaryHostOnTheConnection) {
   EXPECT_EQ(offline.topic, "spBv1.0/STATE/h1");
   EXPECT_EQ(nlohmann::json::parse(offline.payload)["online"], false);
   broker.expect<mqtt::Disconnect>();
+}
+
+TEST(MqttConnector, KeepsTheKeepAliveTheBrokerImposes) {
+  ScriptedBroker broker;
+  HoldingSink sink;
+  MqttConnectorOptions o;
+  o.url = broker.url();
+  o.client_id = "strata-k";
+  o.keep_alive = std::chrono::seconds(60);
+  o.routes.push_back({"t/{device}", "{device}"});
+  Running connector(o, sink);
+  broker.accept();
+  EXPECT_EQ(broker.expect<mqtt::Connect>().keep_alive, 60);
+  mqtt::Connack ack;
+  ack.properties.server_keep_alive = 1;  // a PINGREQ within half a second, not half a minute
+  broker.send(ack);
+  const auto s = broker.expect<mqtt::Subscribe>();
+  broker.send(mqtt::Suback{s.packet_id, {}, {1}});
+  broker.expect<mqtt::PingReq>();
+  broker.send(mqtt::PingResp{});
+  broker.expect<mqtt::PingReq>();
 }
 
 TEST(MqttConnector, RefusesOptionsThatCannotWork) {
