@@ -47,9 +47,10 @@ class LiveHub {
 
   // Sends `message` to every subscriber of `topic`. Any thread; never blocks on a subscriber.
   // Returns the number of sessions it was queued for (a session whose queue is full is counted out
-  // and disconnected). `json_text` must be one JSON value (the hub embeds it without re-reading).
+  // and disconnected). publish_text() takes the message already serialised: `json_text` must be
+  // one JSON value (the hub embeds it without re-reading it).
   std::size_t publish(std::string_view topic, const nlohmann::json& message);
-  std::size_t publish(std::string_view topic, std::string_view json_text);
+  std::size_t publish_text(std::string_view topic, std::string_view json_text);
 
   // Open sessions, and sessions subscribed to a topic.
   [[nodiscard]] std::size_t sessions() const;

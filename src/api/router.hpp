@@ -152,8 +152,13 @@ class Router {
   [[nodiscard]] nlohmann::json openapi(const ApiInfo& info = {}) const;
 
  private:
+  const Route* find(Method method, std::string_view path, Request* request,
+                    std::optional<Problem>& refusal) const;
+
   const Authenticator* authenticator_;
   std::vector<std::unique_ptr<Route>> routes_;
+  // The pattern of routes_[i] as segments; a parameter segment is its name in braces.
+  std::vector<std::vector<std::string>> segments_;
 };
 
 // The segments of a path, percent-decoded ("/a/b%2Fc" → {"a", "b/c"}); nullopt when a '%' is not

@@ -4,6 +4,7 @@
 // sessions open, receive text messages and close. The LiveHub (live_hub.hpp) is one endpoint.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,11 +32,16 @@ struct WebSocketLimits {
 class WebSocketSession {
  public:
   virtual ~WebSocketSession() = default;
-  // Queues a text message. Returns false, queuing nothing, when the session is closing or its
-  // queue is full; a full queue closes the session: the peer receives the route's
-  // WebSocketLimits::overflow_notice as a last message, then a close frame with code 1008 (policy
-  // violation), and the socket is closed after close_grace at the latest.
-  virtual bool send(std::shared_ptr<const std::string> text) = 0;
+  enum class SendResult : std::uint8_t {
+    queued,      // will be written in order
+    overflowed,  // this message overflowed the queue: the session is now closing (see below)
+    closed,      // the session was already closing or closed; nothing queued
+  };
+  // Queues a text message; never blocks. When the message would take the queue over the route's
+  // WebSocketLimits, the session drops what waits, sends WebSocketLimits::overflow_notice as its
+  // last message, then a close frame with code 1008 (policy violation), and closes the socket
+  // after close_grace at the latest.
+  virtual SendResult send(std::shared_ptr<const std::string> text) = 0;
   // Starts the close handshake with code 1000 and the given reason (at most 123 bytes).
   virtual void close(std::string_view reason) = 0;
   // Messages waiting to be written.
