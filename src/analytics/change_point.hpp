@@ -75,7 +75,8 @@ class ChangePointDetector {
       down_ = std::max(0.0, down_ - u - config_.k);
       double s = std::max(up_, down_);
       if (config_.scale != 0) {
-        // log z² of a Gaussian residual has mean −1.27 and deviation π/√2.
+        // log z² of a Gaussian residual has mean −1.27 and deviation π/√2; its long lower tail
+        // makes the narrow side quick to see a stuck sensor.
         const double v =
             std::clamp((std::log(u * u + 1e-3) + 1.27) / 2.2214, -config_.clip, config_.clip);
         wide_ = std::max(0.0, wide_ + v - config_.k);

@@ -34,10 +34,12 @@ class ContextualDetector {
     double age_every = 2000;  // counters halve every this many points; 0: never
     double warmup = 10;       // points scored 0 while the range forms
     double stride = 1;        // points averaged into one symbol, 1..1024 (a coarser time scale)
-    double day_parts = 0;     // parts of the day a context also names, 0..96; 0: time-blind
+    double extremes = 1;   // 1: a value beyond the range seen is a symbol of its own (above, below)
+    double day_parts = 0;  // parts of the day a context also names, 0..96; 0: time-blind
     template <class F>
     void each(F&& f) {
       f("stride", stride);
+      f("extremes", extremes);
       f("day_parts", day_parts);
       f("levels", levels);
       f("depth", depth);
@@ -58,6 +60,8 @@ class ContextualDetector {
       return bad_param(owner, "table_bits", c.table_bits, "use 6..16 (64 B to 64 KiB)");
     if (!whole(c.age_every, 0, 1e9))
       return bad_param(owner, "age_every", c.age_every, "use 0 (never) or a point count");
+    if (c.extremes != 0 && c.extremes != 1)
+      return bad_param(owner, "extremes", c.extremes, "use 0 or 1");
     if (!whole(c.day_parts, 0, 96))
       return bad_param(owner, "day_parts", c.day_parts, "use 0 (none) or 1..96 parts a day");
     if (!whole(c.stride, 1, 1024))
@@ -73,8 +77,8 @@ class ContextualDetector {
     d.config_ = c;
     // Every context gets its own counter when they all fit in the table; else they are hashed.
     std::size_t exact = 0, codes = 1;
-    for (int k = 1; k <= static_cast<int>(c.depth); ++k)
-      exact += codes *= static_cast<std::size_t>(c.levels);
+    const auto symbols = static_cast<std::size_t>(c.levels + 2 * c.extremes);
+    for (int k = 1; k <= static_cast<int>(c.depth); ++k) exact += codes *= symbols;
     exact *= std::max<std::size_t>(1, static_cast<std::size_t>(c.day_parts));
     const std::size_t table = std::size_t{1} << static_cast<int>(c.table_bits);
     d.exact_ = exact <= table;
@@ -95,12 +99,18 @@ class ContextualDetector {
     }
     const double x = v;
     if (symbols_ == 0) lo_ = hi_ = x;
+    const auto levels = static_cast<std::uint32_t>(config_.levels);
+    const std::uint32_t extreme = config_.extremes == 0 ? 0
+                                  : x > hi_             ? levels
+                                  : x < lo_             ? levels + 1
+                                                        : 0;
     lo_ = std::min(lo_, x);
     hi_ = std::max(hi_, x);
     const double range = hi_ - lo_;
-    const auto levels = static_cast<std::uint32_t>(config_.levels);
     std::uint32_t q = 0;
     if (range > 0) q = std::min(levels - 1, static_cast<std::uint32_t>((x - lo_) / range * levels));
+    if (extreme != 0) q = extreme;
+    const auto symbol_count = static_cast<std::size_t>(levels + 2 * config_.extremes);
     history_ = (history_ << 6) | q;  // the last levels, 6 bits each
     const auto depth = static_cast<std::uint32_t>(config_.depth);
     const std::uint32_t mask = static_cast<std::uint32_t>(counts_.size() - 1);
@@ -121,7 +131,7 @@ class ContextualDetector {
       if (exact_) {  // contexts of length k: L^k codes after the shorter ones
         code += static_cast<std::size_t>((history_ >> (6 * (k - 1))) & 63) * mult;
         slot = (base + code) * parts + (part >> 40 ? (part >> 40) - 1 : 0);
-        mult *= levels;
+        mult *= symbol_count;
         base += mult;
       } else {
         const std::uint64_t key =

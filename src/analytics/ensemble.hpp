@@ -37,6 +37,7 @@ class Ensemble {
       baseline.season_bins = 168;
       contextual.levels = 10;
       contextual.depth = 3;
+      contextual.extremes = 0;     // the range rule below covers new extremes
       contextual.table_bits = 11;  // 1110 contexts, one counter each
       contextual.age_every = 6000;
       baseline.clip = 5;

@@ -5,9 +5,9 @@
 // Fourier transform, subtracts from the log amplitude spectrum its moving average over `q` bins
 // (the "spectral residual": what the usual spectrum shape does not explain) and transforms back
 // with the original phases. The magnitude of the result is the saliency map; a point stands out
-// when its saliency exceeds the mean saliency of the previous `z` points: d = (s − s̄)/s̄, scored
+// when its saliency exceeds the mean saliency of the `z` points before it: d = (s − s̄)/s̄, scored
 // d/(d + tau), so the paper's threshold tau scores 0.5.
-// Cost: two FFTs of `window` points per point, O(window·log window); 8·(window + z) + ~100 bytes.
+// Cost: two FFTs of `window` points per point, O(window·log window); ~24·window + 100 bytes.
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -47,12 +47,12 @@ class SpectralResidual {
     const auto w = static_cast<std::uint32_t>(c.window);
     if (!(c.window >= 16 && c.window <= 1024) || c.window != w || (w & (w - 1)) != 0)
       return bad_param(kName, "window", c.window, "use a power of two in 16..1024");
-    if (!(c.extend >= 1 && c.extend <= c.window / 4) || c.extend != std::floor(c.extend))
-      return bad_param(kName, "extend", c.extend, "use a whole number in 1..window/4");
+    if (!(c.extend >= 1 && c.extend <= c.window / 4 - 2) || c.extend != std::floor(c.extend))
+      return bad_param(kName, "extend", c.extend, "use a whole number in 1..window/4 − 2");
     if (!(c.q >= 1 && c.q <= c.window / 2) || c.q != std::floor(c.q))
       return bad_param(kName, "q", c.q, "use a whole number in 1..window/2");
-    if (!(c.z >= 1 && c.z <= 1024) || c.z != std::floor(c.z))
-      return bad_param(kName, "z", c.z, "use a whole number in 1..1024");
+    if (!(c.z >= 1 && c.z < c.window - c.extend) || c.z != std::floor(c.z))
+      return bad_param(kName, "z", c.z, "use a whole number in 1..window − extend − 1");
     if (!(c.tau > 0)) return bad_param(kName, "tau", c.tau, "use a positive ratio");
     return {};
   }
@@ -62,7 +62,6 @@ class SpectralResidual {
     SpectralResidual d;
     d.config_ = c;
     d.values_.assign(static_cast<std::size_t>(c.window - c.extend), 0.0);
-    d.saliency_.assign(static_cast<std::size_t>(c.z), 0.0);
     return d;
   }
 
@@ -77,12 +76,13 @@ class SpectralResidual {
     auto& buf = scratch_;
     buf.resize(w);
     for (std::size_t i = 0; i < n; ++i) buf[i] = values_[(pos_ + i) % n];  // oldest first
-    // Extrapolate: x̂ = x[n−m] + mean slope of the last m points × m, repeated m times.
-    const double last = buf[n - 1].real();
-    double slope = 0;
-    for (std::size_t i = 1; i <= m; ++i)
-      slope += (last - buf[n - 1 - i].real()) / static_cast<double>(i);
-    const double ext = buf[n - m].real() + slope / static_cast<double>(m) * static_cast<double>(m);
+    // Extrapolate from the m + 1 points before the newest (so the newest cannot hide itself):
+    // x̂ = x[k+1] + Σ slopes to their last, as the authors' code does; repeated m times.
+    const std::size_t k = n - m - 2;
+    const double last = buf[n - 2].real();
+    double ext = buf[k + 1].real();
+    for (std::size_t i = 0; i < m; ++i)
+      ext += (last - buf[k + i].real()) / static_cast<double>(m - i);
     for (std::size_t i = n; i < w; ++i) buf[i] = ext;
     fft(buf, false);
     auto& logamp = logamp_;
@@ -98,16 +98,14 @@ class SpectralResidual {
       buf[i] = phase * std::exp(logamp[i] - avg);
     }
     fft(buf, true);
-    const double s = std::abs(buf[n - 1]) / static_cast<double>(w);
-    const std::size_t zn = saliency_.size();
-    const std::size_t have = std::min<std::uint64_t>(salient_, zn);
+    // The newest point's saliency against the mean of the z before it in the same map.
+    const double s = std::abs(buf[n - 1]);
+    const auto z = static_cast<std::size_t>(config_.z);
     double mean = 0;
-    for (std::size_t i = 0; i < have; ++i) mean += saliency_[i];
-    mean = have ? mean / static_cast<double>(have) : s;
-    saliency_[salient_ % zn] = s;
-    ++salient_;
+    for (std::size_t i = n - 1 - z; i < n - 1; ++i) mean += std::abs(buf[i]);
+    mean /= static_cast<double>(z);
     const double d = mean > 0 ? std::max(0.0, (s - mean) / mean) : 0.0;
-    return {have < zn ? 0.0 : d / (d + config_.tau), x, 0.0};
+    return {d / (d + config_.tau), x, 0.0};
   }
 
   void save(std::vector<std::uint8_t>& out) const { save_state(*this, out); }
@@ -116,7 +114,7 @@ class SpectralResidual {
   }
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::size_t memory_bytes() const {
-    return sizeof(*this) + (values_.capacity() + saliency_.capacity()) * sizeof(double) +
+    return sizeof(*this) + values_.capacity() * sizeof(double) +
            static_cast<std::size_t>(config_.window) *
                (sizeof(std::complex<double>) + sizeof(double));
   }
@@ -126,9 +124,7 @@ class SpectralResidual {
     config_.each([&](std::string_view, auto& f) { io.field(f); });
     io.field(count_);
     io.field(pos_);
-    io.field(salient_);
     io.array(values_, values_.size());
-    io.array(saliency_, saliency_.size());
   }
 
  private:
@@ -157,9 +153,8 @@ class SpectralResidual {
   }
 
   Config config_;
-  std::uint64_t count_ = 0, pos_ = 0, salient_ = 0;
+  std::uint64_t count_ = 0, pos_ = 0;
   std::vector<double> values_;                 // the last window − extend values, a ring
-  std::vector<double> saliency_;               // the last z saliencies, a ring
   std::vector<std::complex<double>> scratch_;  // per-update work space, not state
   std::vector<double> logamp_;
 };
