@@ -11,9 +11,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "app/bench_detect.hpp"
 #include "app/bench_store.hpp"
 #include "app/file_import.hpp"
 #include "app/nab_command.hpp"
+#include "app/serve_command.hpp"
+#include "app/sim_command.hpp"
 #include "core/time_format.hpp"
 #include "store/query.hpp"
 #include "store/store.hpp"
@@ -91,9 +94,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Strata: the AIoT platform — store, query and benchmark industrial telemetry"};
   app.require_subcommand(1);
   Globals g;
-  app.add_option("--data-dir", g.data_dir, "Data directory of the store")
-      ->capture_default_str()
-      ->envname("STRATA_DATA_DIR");
+  auto* data_dir_option = app.add_option("--data-dir", g.data_dir, "Data directory of the store")
+                              ->capture_default_str()
+                              ->envname("STRATA_DATA_DIR");
   app.add_option("--fsync", g.fsync, "WAL fsync policy: batch (every append), interval, off")
       ->capture_default_str()
       ->envname("STRATA_FSYNC");
@@ -177,8 +180,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench_store->add_option("--seconds", bopt.synthetic_seconds, "Synthetic set: seconds of readings")
       ->capture_default_str();
+  app::register_bench_detect(*bench);
   bench->require_subcommand(1);
   app::register_nab_command(app);
+  app::register_serve_command(app, g.data_dir, data_dir_option);
+  app::register_sim_command(app);
 
   CLI11_PARSE(app, argc, argv);
 

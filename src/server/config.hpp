@@ -1,0 +1,77 @@
+#pragma once
+// ServerConfig: everything `strata serve` can be told, from one TOML file (docs/configuration.md
+// lists every key with its default) with environment overrides: STRATA_<SECTION>_<KEY> in capitals
+// (STRATA_HTTP_PORT=9090, STRATA_STORE_FSYNC=batch), and STRATA_DATA_DIR for the top-level
+// data_dir. Unknown keys and wrong types are refused with the key's path and what it expects, so a
+// misspelt setting never silently keeps its default.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/types.hpp"
+#include "store/store.hpp"
+
+namespace strata::server {
+
+struct ListenerConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;
+};
+
+struct ServerConfig {
+  std::filesystem::path data_dir = "data";
+  std::string log_level = "info";
+
+  ListenerConfig http{true, "127.0.0.1", 8080};
+  unsigned http_threads = 2;
+  std::uint64_t http_max_body_bytes = 64ull << 20;
+
+  ListenerConfig mqtt{true, "127.0.0.1", 1883};
+  std::uint32_t mqtt_max_packet_bytes = 1u << 20;
+  std::uint32_t mqtt_max_connections = 20000;
+
+  ListenerConfig coap{true, "127.0.0.1", 5683};
+  bool modbus_enabled = true;
+
+  // Store: the same keys as the command line's global options (docs/cli.md).
+  std::string fsync = "interval";
+  Timestamp fsync_interval = 100'000;
+  Timestamp out_of_order_window = 3600 * kMicrosPerSecond;
+  std::size_t chunk_points = 8192;
+  std::vector<store::RetentionRule> retention;
+  Timestamp retention_check_interval = 3600 * kMicrosPerSecond;
+
+  // Pipeline (pipeline/pipeline.hpp).
+  std::size_t shards = 2;
+  std::size_t queue_capacity = 8192;
+  Timestamp max_future = 60 * kMicrosPerSecond;
+  bool correct_clock_skew = true;
+  Timestamp skew_tolerance = 2 * kMicrosPerSecond;
+  double device_rate_limit = 0;
+  bool accept_unknown_metrics = false;
+  std::size_t quarantine_max_entries = 1'000'000;
+  Timestamp lineage_keep = 7 * 24 * 3600 * kMicrosPerSecond;
+
+  // The broker connector (off unless a URL is given).
+  std::string connector_url;
+  std::string connector_client_id = "strata";
+  std::string connector_username;
+  std::string connector_password;
+  std::vector<std::string> connector_topics;  // topic patterns, "{device}" names the device level
+  std::string connector_share_group = "strata";
+
+  // Sparkplug B primary host id (STATE topic).
+  std::string sparkplug_host_id = "strata";
+};
+
+// Reads `file` (may be empty: defaults only), then the environment.
+Result<ServerConfig> load_config(const std::filesystem::path& file);
+// The same from TOML text (tests); `env` stands in for the environment: NAME=VALUE entries.
+Result<ServerConfig> parse_config(std::string_view toml_text,
+                                  const std::vector<std::string>& env = {});
+
+}  // namespace strata::server
