@@ -26,9 +26,9 @@ class Ensemble {
  public:
   static constexpr std::string_view kName = "ensemble";
   static constexpr DetectorKind kKind = DetectorKind::ensemble;
-  static constexpr std::size_t kParts = 4;  // baseline, contextual, slow contextual, CUSUM
+  static constexpr std::size_t kParts = 3;  // baseline, contextual, CUSUM
 
-  // The parts' configurations (baseline.*, contextual.*, slow.*, cusum.*, likelihood.*) and the
+  // The parts' configurations (baseline.*, contextual.*, cusum.*, likelihood.*) and the
   // vote's.
   struct Config {
     Config() {
@@ -41,8 +41,6 @@ class Ensemble {
       contextual.table_bits = 11;  // 1110 contexts, one counter each
       contextual.age_every = 6000;
       baseline.clip = 5;
-      slow = contextual;
-      slow.stride = 6;
       cusum.k = 0.75;
       cusum.h = 30;
       likelihood.learning = 200;
@@ -52,12 +50,10 @@ class Ensemble {
     }
     RobustBaseline::Config baseline;
     ContextualDetector::Config contextual;
-    ContextualDetector::Config slow;  // the contextual view of block means
     ChangePointDetector::Config cusum;
     AnomalyLikelihood::Config likelihood;  // one likelihood per part, all configured alike
     double w_baseline = 1;  // weight of each part's likelihood in the vote, [0, 1]; 0: not run
     double w_contextual = 1;
-    double w_slow = 0;
     double w_cusum = 1;
     // A value this far (× the range seen) beyond that range scores 1; 0: off.
     double spatial_tolerance = 0.025;
@@ -69,12 +65,10 @@ class Ensemble {
     void each(F&& f) {
       baseline.each([&](std::string_view n, auto& v) { f(std::string("baseline.") += n, v); });
       contextual.each([&](std::string_view n, auto& v) { f(std::string("contextual.") += n, v); });
-      slow.each([&](std::string_view n, auto& v) { f(std::string("slow.") += n, v); });
       cusum.each([&](std::string_view n, auto& v) { f(std::string("cusum.") += n, v); });
       likelihood.each([&](std::string_view n, auto& v) { f(std::string("likelihood.") += n, v); });
       f("w_baseline", w_baseline);
       f("w_contextual", w_contextual);
-      f("w_slow", w_slow);
       f("w_cusum", w_cusum);
       f("spatial_tolerance", spatial_tolerance);
       f("spatial_warmup", spatial_warmup);
@@ -87,9 +81,9 @@ class Ensemble {
   [[nodiscard]] static Status validate(const Config& c) {
     for (auto [name, w] :
          {std::pair{"w_baseline", c.w_baseline}, std::pair{"w_contextual", c.w_contextual},
-          std::pair{"w_slow", c.w_slow}, std::pair{"w_cusum", c.w_cusum}})
+          std::pair{"w_cusum", c.w_cusum}})
       if (!(w >= 0 && w <= 1)) return bad_param(kName, name, w, "use a weight in [0, 1]");
-    if (c.w_baseline + c.w_contextual + c.w_slow + c.w_cusum == 0)
+    if (c.w_baseline + c.w_contextual + c.w_cusum == 0)
       return Error::of(
           errc::bad_config,
           "ensemble: every part has weight 0; give w_baseline or another w_* a weight");
@@ -113,22 +107,18 @@ class Ensemble {
     if (!b) return b.error();
     auto x = ContextualDetector::create(c.contextual);
     if (!x) return x.error();
-    auto sl = ContextualDetector::create(c.slow);
-    if (!sl) return sl.error();
     auto p = ChangePointDetector::create(c.cusum);
     if (!p) return p.error();
     auto l = AnomalyLikelihood::create(c.likelihood);
     if (!l) return l.error();
-    return Ensemble(c, std::move(*b), std::move(*x), std::move(*sl), std::move(*p), *l);
+    return Ensemble(c, std::move(*b), std::move(*x), std::move(*p), *l);
   }
 
   Assessment update(Timestamp ts, double x) {
     Assessment a = baseline_.update(ts, x);
-    const double w[kParts] = {config_.w_baseline, config_.w_contextual, config_.w_slow,
-                              config_.w_cusum};
+    const double w[kParts] = {config_.w_baseline, config_.w_contextual, config_.w_cusum};
     const double raw[kParts] = {a.score, w[1] > 0 ? contextual_.update(ts, x).score : 0.0,
-                                w[2] > 0 ? slow_.update(ts, x).score : 0.0,
-                                w[3] > 0 ? cusum_.update(ts, x).score : 0.0};
+                                w[2] > 0 ? cusum_.update(ts, x).score : 0.0};
     double score = 0;
     for (std::size_t i = 0; i < kParts; ++i)
       if (w[i] > 0) score = std::max(score, w[i] * likelihoods_[i].update(raw[i]));
@@ -157,7 +147,7 @@ class Ensemble {
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(Config) + 32 + baseline_.memory_bytes() + contextual_.memory_bytes() +
-           slow_.memory_bytes() + cusum_.memory_bytes() + kParts * likelihoods_[0].memory_bytes();
+           cusum_.memory_bytes() + kParts * likelihoods_[0].memory_bytes();
   }
 
   template <class Io>
@@ -165,7 +155,6 @@ class Ensemble {
     config_.each([&](std::string_view, auto& f) { io.field(f); });
     baseline_.visit(io);
     contextual_.visit(io);
-    slow_.visit(io);
     cusum_.visit(io);
     for (auto& l : likelihoods_) l.visit(io);
     io.field(n_);
@@ -175,18 +164,16 @@ class Ensemble {
   }
 
  private:
-  Ensemble(const Config& c, RobustBaseline b, ContextualDetector x, ContextualDetector sl,
-           ChangePointDetector p, const AnomalyLikelihood& l)
+  Ensemble(const Config& c, RobustBaseline b, ContextualDetector x, ChangePointDetector p,
+           const AnomalyLikelihood& l)
       : config_(c),
         baseline_(std::move(b)),
         contextual_(std::move(x)),
-        slow_(std::move(sl)),
         cusum_(std::move(p)),
-        likelihoods_{l, l, l, l} {}
+        likelihoods_{l, l, l} {}
   Config config_;
   RobustBaseline baseline_;
   ContextualDetector contextual_;
-  ContextualDetector slow_;
   ChangePointDetector cusum_;
   std::array<AnomalyLikelihood, kParts> likelihoods_;  // one per part
   std::uint64_t n_ = 0;

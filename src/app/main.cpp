@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/bench_detect.hpp"
+#include "app/bench_detect.hpp"
 #include "app/bench_store.hpp"
 #include "app/file_import.hpp"
 #include "app/nab_command.hpp"
@@ -180,6 +181,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench_store->add_option("--seconds", bopt.synthetic_seconds, "Synthetic set: seconds of readings")
       ->capture_default_str();
+  app::register_bench_detect(*bench);
   app::register_bench_detect(*bench);
   bench->require_subcommand(1);
   app::register_nab_command(app);
