@@ -80,7 +80,7 @@ std::string ModbusServer::last_error() const {
   return last_error_;
 }
 
-void ModbusServer::update(std::size_t slot, std::span<const double> values) {
+void ModbusServer::update(std::size_t slot, std::span<const double> values, std::size_t samples) {
   Served& sv = *served_.at(slot);
   std::lock_guard lock(mu_);
   for (std::size_t i = 0; i < sv.device.registers.size(); ++i) {
@@ -98,7 +98,7 @@ void ModbusServer::update(std::size_t slot, std::span<const double> values) {
     std::copy(words->begin(), words->end(), table + reg.address);
   }
   ++counters_.sent;
-  ++counters_.samples_sent;
+  counters_.samples_sent += samples;
 }
 
 void ModbusServer::run() {

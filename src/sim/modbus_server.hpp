@@ -36,8 +36,9 @@ class ModbusServer {
   ~ModbusServer();
   // The port device `slot` listens on.
   [[nodiscard]] std::uint16_t port(std::size_t slot) const;
-  // Writes a sample into device `slot`'s registers.
-  void update(std::size_t slot, std::span<const double> values);
+  // Writes a sample into device `slot`'s registers; `samples` is how many samples were due since
+  // the last refresh (only the newest is kept, as a real device's registers keep only the present).
+  void update(std::size_t slot, std::span<const double> values, std::size_t samples = 1);
   [[nodiscard]] const LinkCounters& counters() const { return counters_; }
   [[nodiscard]] std::string last_error() const;
 
