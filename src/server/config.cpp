@@ -149,34 +149,6 @@ Key size(std::string path, std::uint64_t& out) {
           set};
 }
 
-Key strings(std::string path, std::vector<std::string>& out) {
-  return {std::move(path),
-          [&out](const toml::node& n) -> std::optional<std::string> {
-            const auto* arr = n.as_array();
-            if (!arr) return expect("an array of strings");
-            out.clear();
-            for (const auto& e : *arr) {
-              auto v = e.value_exact<std::string>();
-              if (!v) return expect("an array of strings");
-              out.push_back(*v);
-            }
-            return std::nullopt;
-          },
-          [&out](std::string_view s) -> std::optional<std::string> {
-            out.clear();
-            std::size_t start = 0;
-            while (start <= s.size()) {
-              const auto comma = s.find(',', start);
-              const auto item =
-                  s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
-              if (!item.empty()) out.emplace_back(item);
-              if (comma == std::string_view::npos) break;
-              start = comma + 1;
-            }
-            return std::nullopt;
-          }};
-}
-
 std::vector<Key> keys(ServerConfig& c, std::string& data_dir) {
   auto fsync_ok = [](const std::string& v) {
     return v == "batch" || v == "interval" || v == "off";
@@ -215,12 +187,16 @@ std::vector<Key> keys(ServerConfig& c, std::string& data_dir) {
       boolean("pipeline.accept_unknown_metrics", c.accept_unknown_metrics),
       integer("pipeline.quarantine_max_entries", c.quarantine_max_entries, 1, 1LL << 40),
       duration("pipeline.lineage_keep", c.lineage_keep),
-      text("connector.url", c.connector_url),
-      text("connector.client_id", c.connector_client_id),
-      text("connector.username", c.connector_username),
-      text("connector.password", c.connector_password),
-      strings("connector.topics", c.connector_topics),
-      text("connector.share_group", c.connector_share_group),
+      text("mqtt_connector.url", c.connector.url),
+      text("mqtt_connector.username", c.connector.username),
+      text("mqtt_connector.password", c.connector.password),
+      text("mqtt_connector.client_id", c.connector.client_id),
+      text("mqtt_connector.share_group", c.connector.share_group),
+      duration("mqtt_connector.session_expiry", c.connector.session_expiry),
+      duration("mqtt_connector.keep_alive", c.connector.keep_alive),
+      integer("mqtt_connector.receive_maximum", c.connector.receive_maximum, 1, 65535),
+      boolean("mqtt_connector.sparkplug", c.connector.sparkplug),
+      duration("sparkplug.rebirth_interval", c.sparkplug_rebirth_interval),
       text("sparkplug.host_id", c.sparkplug_host_id),
   };
 }
@@ -254,6 +230,37 @@ Result<ServerConfig> parse_config(std::string_view toml_text, const std::vector<
         for (const auto& [k, node] : t) {
           const std::string path =
               prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+          if (path == "mqtt_connector.routes") {
+            const auto* arr = node.as_array();
+            for (std::size_t i = 0; arr && i < arr->size(); ++i) {
+              const auto* rt = arr->get(i)->as_table();
+              const std::string at = path + "[" + std::to_string(i) + "]";
+              auto pattern = rt ? (*rt)["pattern"].value<std::string>() : std::nullopt;
+              auto device = rt ? (*rt)["device"].value_or<std::string>("{device}") : std::string();
+              if (!pattern || rt->size() > 2 || (rt->size() == 2 && !rt->contains("device")))
+                errors.push_back(at +
+                                 ": expected pattern = \"<topic pattern>\" and optionally "
+                                 "device = \"<template>\"");
+              else
+                c.connector.routes.emplace_back(*pattern, device);
+            }
+            if (!arr) errors.push_back(path + ": expected [[mqtt_connector.routes]] tables");
+            continue;
+          }
+          if (path == "mqtt_connector.sparkplug_device_ids") {
+            const auto* ids = node.as_table();
+            if (!ids)
+              errors.push_back(path +
+                               ": expected a table of \"group/edge[/device]\" = \"device id\"");
+            for (const auto& [name, id] : ids ? *ids : toml::table{}) {
+              if (auto v = id.value<std::string>())
+                c.connector.sparkplug_device_ids.emplace_back(std::string(name.str()), *v);
+              else
+                errors.push_back(path + "." + std::string(name.str()) +
+                                 ": expected a device id string");
+            }
+            continue;
+          }
           if (path == "store.retention") {
             const auto* arr = node.as_array();
             if (!arr) {

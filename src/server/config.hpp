@@ -56,16 +56,25 @@ struct ServerConfig {
   std::size_t quarantine_max_entries = 1'000'000;
   Timestamp lineage_keep = 7 * 24 * 3600 * kMicrosPerSecond;
 
-  // The broker connector (off unless a URL is given).
-  std::string connector_url;
-  std::string connector_client_id = "strata";
-  std::string connector_username;
-  std::string connector_password;
-  std::vector<std::string> connector_topics;  // topic patterns, "{device}" names the device level
-  std::string connector_share_group = "strata";
+  // The broker connector (docs/mqtt-connector.md): off unless a URL is given.
+  struct Connector {
+    std::string url;  // mqtt://host[:port]
+    std::string username, password;
+    std::string client_id = "strata";  // unique per Strata node, stable across restarts
+    std::string share_group = "strata";
+    Timestamp session_expiry = 3600 * kMicrosPerSecond;
+    Timestamp keep_alive = 30 * kMicrosPerSecond;
+    std::uint16_t receive_maximum = 256;
+    std::vector<std::pair<std::string, std::string>> routes;  // (pattern, device template)
+    bool sparkplug = false;  // also a Sparkplug B primary host on the broker
+    // "{group}/{edge}" or "{group}/{edge}/{device}" → registry device id
+    std::vector<std::pair<std::string, std::string>> sparkplug_device_ids;
+  } connector;
 
-  // Sparkplug B primary host id (STATE topic).
+  // Sparkplug B primary host (docs/sparkplug.md), on the MQTT endpoint and, when enabled, on the
+  // connector's broker.
   std::string sparkplug_host_id = "strata";
+  Timestamp sparkplug_rebirth_interval = 5 * kMicrosPerSecond;
 };
 
 // Reads `file` (may be empty: defaults only), then the environment.

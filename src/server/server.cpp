@@ -18,11 +18,13 @@
 #include "ingest/coap/coap_server.hpp"
 #include "ingest/modbus/modbus_poller.hpp"
 #include "ingest/mqtt/mqtt_endpoint.hpp"
+#include "ingest/mqtt_connector/mqtt_connector.hpp"
 #include "meta/database.hpp"
 #include "obs/metrics.hpp"
 #include "pipeline/pipeline.hpp"
 #include "registry/device_registry.hpp"
 #include "server/services.hpp"
+#include "server/sparkplug_bridge.hpp"
 #include "store/store.hpp"
 
 namespace strata::server {
@@ -92,6 +94,8 @@ struct Server::Parts {
   std::vector<std::thread> io_threads;
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<ingest::mqtt::MqttEndpoint> mqtt;
+  std::unique_ptr<SparkplugBridge> sparkplug;
+  std::shared_ptr<ingest::mqtt_connector::MqttConnector> connector;
   std::unique_ptr<ingest::CoapServer> coap;
   std::mutex modbus_mu;
   std::unique_ptr<ingest::ModbusPoller> modbus;
@@ -215,6 +219,45 @@ Status Server::Parts::start_listeners() {
     });
     ports.mqtt = mqtt->port();
     services->mqtt = mqtt.get();
+    ingest::sparkplug::SparkplugHostOptions so;
+    so.host_id = config.sparkplug_host_id;
+    so.rebirth_interval = config.sparkplug_rebirth_interval;
+    auto b = SparkplugBridge::create(*mqtt, *pipeline, clock, so);
+    if (!b) return start_error("Sparkplug B host", b.error());
+    sparkplug = std::move(*b);
+    mqtt->set_sparkplug_handler(
+        [bridge = sparkplug.get()](const ingest::DeviceIdentity& who, std::string_view topic,
+                                   std::string_view payload, ingest::mqtt::SparkplugAck ack) {
+          bridge->handle(who, topic, payload, std::move(ack));
+        });
+  }
+  if (!config.connector.url.empty()) {
+    const auto& cc = config.connector;
+    ingest::mqtt_connector::MqttConnectorOptions co;
+    co.url = cc.url;
+    co.username = cc.username;
+    co.password = cc.password;
+    co.client_id = cc.client_id;
+    co.share_group = cc.share_group;
+    co.session_expiry = std::chrono::seconds(cc.session_expiry / kMicrosPerSecond);
+    co.keep_alive = std::chrono::seconds(cc.keep_alive / kMicrosPerSecond);
+    co.receive_maximum = cc.receive_maximum;
+    for (const auto& [pattern, device] : cc.routes) co.routes.push_back({pattern, device});
+    if (cc.sparkplug) {
+      ingest::sparkplug::SparkplugHostOptions so;
+      so.host_id = config.sparkplug_host_id;
+      so.rebirth_interval = config.sparkplug_rebirth_interval;
+      so.device_ids = {cc.sparkplug_device_ids.begin(), cc.sparkplug_device_ids.end()};
+      co.sparkplug = so;
+    }
+    co.on_error = [](const std::string& e) { spdlog::warn("mqtt connector: {}", e); };
+    co.on_sparkplug_event = [](const ingest::sparkplug::HostEvent& e) {
+      spdlog::info("sparkplug (broker): {}/{}: {}", e.group_id, e.edge_node_id, e.detail);
+    };
+    auto c = ingest::mqtt_connector::MqttConnector::create(io, co, *pipeline, clock);
+    if (!c) return start_error("MQTT connector", c.error());
+    connector = std::move(*c);
+    connector->start();
   }
   if (config.http.enabled) {
     api::HttpServerOptions ho;
@@ -348,6 +391,17 @@ void Server::Parts::register_metrics() {
       return static_cast<double>(mqtt->stats().connections_active);
     });
   }
+  if (connector) {
+    metrics.callback_counter("strata_mqtt_connector_messages_total",
+                             "Messages received from the external broker.",
+                             [this] { return static_cast<double>(connector->stats().messages); });
+    metrics.callback_counter("strata_mqtt_connector_acked_total",
+                             "PUBACKs sent to the external broker once durable.",
+                             [this] { return static_cast<double>(connector->stats().acked); });
+    metrics.callback_counter(
+        "strata_mqtt_connector_errors_total", "Connections to the external broker that failed.",
+        [this] { return static_cast<double>(connector->stats().connection_errors); });
+  }
   if (coap) {
     metrics.callback_counter("strata_coap_requests_total", "CoAP requests.",
                              [this] { return static_cast<double>(coap->stats().requests); });
@@ -406,7 +460,9 @@ void Server::Parts::stop() {
     if (modbus) modbus->stop();
   }
   if (coap) coap->stop();
+  if (connector) connector->stop();
   if (mqtt) mqtt->stop();
+  if (sparkplug) sparkplug->stop();
   if (http) http->stop();
   io_work.reset();
   io.stop();
