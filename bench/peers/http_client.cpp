@@ -57,6 +57,7 @@ struct HttpClient::State {
   char error[CURL_ERROR_SIZE] = {};
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::string> extra_headers;  // set_headers()
   ~State() {
     if (curl) curl_easy_cleanup(curl);
   }
@@ -101,6 +102,10 @@ HttpClient::HttpClient(HttpClient&&) noexcept = default;
 HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 HttpClient::~HttpClient() = default;
 
+void HttpClient::set_headers(std::vector<std::string> lines) {
+  state_->extra_headers = std::move(lines);
+}
+
 void HttpClient::set_timeouts(HttpTimeouts timeouts) {
   curl_easy_setopt(state_->curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(timeouts.connect.count()));
@@ -130,8 +135,12 @@ Result<HttpResponse> HttpClient::perform(const std::string& url) {
 Result<HttpResponse> HttpClient::get(const std::string& url) {
   CURL* c = state_->curl;
   curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-  return perform(url);
+  CurlSlist headers;
+  for (const auto& line : state_->extra_headers) headers.append(line);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.list);
+  auto response = perform(url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);  // `headers` dies here
+  return response;
 }
 
 Result<HttpResponse> HttpClient::post(const std::string& url, std::string_view body,
@@ -140,6 +149,7 @@ Result<HttpResponse> HttpClient::post(const std::string& url, std::string_view b
   CurlSlist headers;
   headers.append("Content-Type: " + std::string(content_type));
   headers.append("Expect:");  // no 100-continue round trip before large bodies
+  for (const auto& line : state_->extra_headers) headers.append(line);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));

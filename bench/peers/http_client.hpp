@@ -49,6 +49,9 @@ class HttpClient {
                             std::string_view content_type);
 
   void set_timeouts(HttpTimeouts timeouts);
+  // Header lines ("Authorization: Bearer …") sent with every later request (bench ingest asks
+  // Strata's REST API, which wants a token).
+  void set_headers(std::vector<std::string> lines);
 
  private:
   struct State;

@@ -49,6 +49,8 @@ class InfluxDb final : public Peer {
 
   [[nodiscard]] std::string name() const override { return name_; }
   [[nodiscard]] pid_t pid() const override { return process_.pid(); }
+  // http://127.0.0.1:<port>, for clients other than ingest() (bench ingest's parallel writers).
+  [[nodiscard]] const std::string& base_url() const { return base_url_; }
   [[nodiscard]] const std::filesystem::path& scratch_dir() const override {
     return scratch_.path();
   }

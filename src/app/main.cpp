@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/bench_detect.hpp"
-#include "app/bench_detect.hpp"
+#include "app/bench_ingest.hpp"
 #include "app/bench_store.hpp"
 #include "app/file_import.hpp"
 #include "app/nab_command.hpp"
@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   bench_store->add_option("--seconds", bopt.synthetic_seconds, "Synthetic set: seconds of readings")
       ->capture_default_str();
   app::register_bench_detect(*bench);
-  app::register_bench_detect(*bench);
+  app::register_bench_ingest(*bench);
   bench->require_subcommand(1);
   app::register_nab_command(app);
   app::register_serve_command(app, g.data_dir, data_dir_option);
