@@ -109,6 +109,8 @@ class AnomalyLikelihood {
   }
 
   [[nodiscard]] const Config& config() const { return config_; }
+  // Whether restored state is usable (indexes within their arrays).
+  [[nodiscard]] bool state_valid() const { return pos_ < ring_.size(); }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(*this) + ring_.capacity() * sizeof(float);
   }

@@ -84,7 +84,7 @@ class ChangePointDetector {
         s = std::max({s, wide_, narrow_});
       }
       last_sum_ = s;
-      score = s / (s + config_.h);
+      score = ratio_score(s, config_.h);
       if (s > config_.h) {  // the change is accepted: the baseline restarts from the recent
         mean_ = recent_;
         if (wide_ > config_.h || narrow_ > config_.h) spread_ = recent_spread_ / 1.2533;

@@ -156,6 +156,13 @@ class ContextualDetector {
     return restore_state<ContextualDetector>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // Whether restored state is usable: every remembered symbol is one this configuration makes.
+  [[nodiscard]] bool state_valid() const {
+    const auto symbols = static_cast<std::uint64_t>(config_.levels + 2 * config_.extremes);
+    for (int k = 0; k < static_cast<int>(config_.depth); ++k)
+      if (((history_ >> (6 * k)) & 63) >= symbols) return false;
+    return block_n_ < config_.stride;
+  }
   // The last point's novelty in (0, 1], warm-up or not.
   [[nodiscard]] double last_novelty() const { return last_novelty_; }
   [[nodiscard]] std::size_t memory_bytes() const { return sizeof(*this) + counts_.capacity(); }

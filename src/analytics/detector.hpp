@@ -21,6 +21,7 @@
 //   12      B     body: the configuration's fields, then the state's, in the detector's order;
 //                 f64 as IEEE-754 bits, integers as u64/u32/u8, arrays as u32 count + elements
 //   12+B    4     CRC-32C of bytes [0, 12+B)
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -91,8 +92,16 @@ class StateWriter {
 class StateReader {
  public:
   StateReader(std::span<const std::uint8_t> bytes, DetectorKind kind);
-  void field(double& v) { get(&v, 8); }
-  void field(float& v) { get(&v, 4); }
+  void field(double& v) {
+    get(&v, 8);
+    if (!std::isfinite(v))
+      fail("detector state holds a non-finite number: the checkpoint is corrupt");
+  }
+  void field(float& v) {
+    get(&v, 4);
+    if (!std::isfinite(v))
+      fail("detector state holds a non-finite number: the checkpoint is corrupt");
+  }
   void field(std::uint64_t& v) { get(&v, 8); }
   void field(std::int64_t& v) { get(&v, 8); }
   void field(std::uint32_t& v) { get(&v, 4); }
@@ -165,6 +174,16 @@ inline Error bad_param(std::string_view detector, std::string_view name, double 
                                          " is out of range; " + std::string(allowed));
 }
 
+// Whether two configurations hold the same values (a composite's restored parts must carry the
+// configuration the composite was validated with).
+template <class Config>
+bool same_config(Config a, Config b) {
+  std::vector<double> x, y;
+  a.each([&](std::string_view, auto& v) { x.push_back(static_cast<double>(v)); });
+  b.each([&](std::string_view, auto& v) { y.push_back(static_cast<double>(v)); });
+  return x == y;
+}
+
 // The hot-path plug point: a streaming, checkpointable scorer of one series.
 template <class D>
 concept Detector = requires(D& d, const D& cd, Timestamp ts, double v,
@@ -202,6 +221,12 @@ Result<D> restore_state(std::span<const std::uint8_t> bytes) {
   StateReader again(bytes, D::kKind);
   d->visit(again);
   if (auto s = again.finish(); !s) return s.error();
+  if constexpr (requires { d->state_valid(); }) {
+    if (!d->state_valid())
+      return Error::of(errc::bad_state, "state of " + std::string(D::kName) +
+                                            " is inconsistent (an index or a structure out of "
+                                            "range): the checkpoint is corrupt");
+  }
   return d;
 }
 

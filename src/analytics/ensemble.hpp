@@ -136,7 +136,7 @@ class Ensemble {
     } else if (score >= config_.alarm) {
       rest_left_ = static_cast<std::uint32_t>(config_.rest);
     }
-    a.score = score;
+    a.score = clamp01(score);
     return a;
   }
 
@@ -145,6 +145,14 @@ class Ensemble {
     return restore_state<Ensemble>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // Whether restored state is usable (every part's indexes within range).
+  [[nodiscard]] bool state_valid() const {
+    for (const auto& l : likelihoods_)
+      if (!l.state_valid() || !same_config(l.config(), config_.likelihood)) return false;
+    return same_config(baseline_.config(), config_.baseline) &&
+           same_config(contextual_.config(), config_.contextual) &&
+           same_config(cusum_.config(), config_.cusum) && contextual_.state_valid();
+  }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(Config) + 32 + baseline_.memory_bytes() + contextual_.memory_bytes() +
            cusum_.memory_bytes() + kParts * likelihoods_[0].memory_bytes();

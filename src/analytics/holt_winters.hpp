@@ -102,6 +102,10 @@ class HoltWinters {
     return restore_state<HoltWinters>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // Whether restored state is usable (indexes within their arrays).
+  [[nodiscard]] bool state_valid() const {
+    return seasonal_.empty() ? pos_ == 0 : pos_ < seasonal_.size();
+  }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(*this) + seasonal_.capacity() * sizeof(float);
   }

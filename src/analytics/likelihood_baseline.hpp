@@ -46,6 +46,10 @@ class LikelihoodBaseline {
     return restore_state<LikelihoodBaseline>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  [[nodiscard]] bool state_valid() const {
+    return likelihood_.state_valid() && same_config(baseline_.config(), config_.baseline) &&
+           same_config(likelihood_.config(), config_.likelihood);
+  }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(Config) + baseline_.memory_bytes() + likelihood_.memory_bytes();
   }

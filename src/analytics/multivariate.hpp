@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "analytics/detector.hpp"
+#include "analytics/stats.hpp"
 
 namespace strata::analytics {
 
@@ -92,7 +93,7 @@ class MultivariateDetector {
       d2 = solve();
       if (count_ > config_.warmup) {
         const double k = config_.z_half * config_.z_half * static_cast<double>(n);
-        score = d2 / (d2 + k);
+        score = ratio_score(d2, k);
       }
     } else {
       for (std::size_t i = 0; i < n; ++i) mean_[i] = x[i];

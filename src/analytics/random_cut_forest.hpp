@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "analytics/detector.hpp"
+#include "analytics/stats.hpp"
 
 namespace strata::analytics {
 
@@ -88,7 +89,7 @@ class RandomCutForest {
       codisp += t.codisp(slot);
     }
     codisp /= static_cast<double>(trees_.size());
-    const double score = stored_ < cap_ / 4 ? 0.0 : codisp / (codisp + config_.c_half);
+    const double score = stored_ < cap_ / 4 ? 0.0 : ratio_score(codisp, config_.c_half);
     return {score, x, 0.0};
   }
 
@@ -97,6 +98,14 @@ class RandomCutForest {
     return restore_state<RandomCutForest>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // Whether restored state is usable: every tree a consistent tree over exactly the stored slots.
+  [[nodiscard]] bool state_valid() const {
+    if (recent_.size() != dim_ || points_.size() != cap_ * dim_) return false;
+    const std::size_t filled = std::min<std::uint64_t>(stored_, cap_);
+    for (const auto& t : trees_)
+      if (!t.valid(cap_, dim_, filled)) return false;
+    return true;
+  }
   [[nodiscard]] std::size_t memory_bytes() const {
     std::size_t n = sizeof(*this) + (recent_.capacity() + points_.capacity()) * sizeof(double);
     for (const auto& t : trees_) n += t.memory_bytes();
@@ -179,9 +188,9 @@ class RandomCutForest {
         double total = 0;
         for (std::size_t k = 0; k < dim; ++k)
           total += std::max(nhi[k], p[k]) - std::min(nlo[k], p[k]);
-        if (total == 0) {  // the same point as this leaf: count it there
-          leaf_of[slot] = node;
-          for (std::int32_t a = node; a >= 0; a = parent[a]) ++count[a];
+        if (total == 0) {        // the same point as this leaf: count it there (the ancestors
+          leaf_of[slot] = node;  // were counted on the way down)
+          ++count[node];
           return;
         }
         double r = uniform(rng) * total;
@@ -280,6 +289,59 @@ class RandomCutForest {
         best = std::max(best, static_cast<double>(count[sib]) / count[node]);
       }
       return best;
+    }
+
+    [[nodiscard]] bool valid(std::size_t cap, std::size_t dim, std::size_t filled) const {
+      const std::size_t nodes = 2 * cap;
+      if (left.size() != nodes || right.size() != nodes || parent.size() != nodes ||
+          count.size() != nodes || cut_dim.size() != nodes || cut.size() != nodes ||
+          lo.size() != nodes * dim || hi.size() != nodes * dim || leaf_of.size() != cap)
+        return false;
+      auto in = [&](std::int32_t i) { return i >= 0 && static_cast<std::size_t>(i) < nodes; };
+      std::vector<char> seen(nodes, 0);
+      std::vector<std::uint32_t> slots(nodes, 0);
+      for (std::size_t s = 0; s < cap; ++s) {
+        if (s >= filled) {
+          if (leaf_of[s] != -1) return false;
+          continue;
+        }
+        if (!in(leaf_of[s])) return false;
+        ++slots[leaf_of[s]];
+      }
+      std::size_t reached = 0;
+      if (root != -1) {
+        if (!in(root) || parent[root] != -1) return false;
+        std::vector<std::int32_t> stack{root};
+        while (!stack.empty()) {
+          const std::int32_t n = stack.back();
+          stack.pop_back();
+          if (seen[n]) return false;
+          seen[n] = 1;
+          ++reached;
+          if (left[n] < 0) {
+            if (count[n] == 0 || count[n] != slots[n]) return false;
+            continue;
+          }
+          if (!in(left[n]) || !in(right[n]) || left[n] == right[n] || parent[left[n]] != n ||
+              parent[right[n]] != n || cut_dim[n] >= dim)
+            return false;
+          stack.push_back(left[n]);
+          stack.push_back(right[n]);
+        }
+        for (std::size_t n = 0; n < nodes; ++n)
+          if (seen[n] && left[n] >= 0 &&
+              count[n] != static_cast<std::uint64_t>(count[left[n]]) + count[right[n]])
+            return false;
+      } else if (filled != 0) {
+        return false;
+      }
+      for (std::size_t n = 0; n < nodes; ++n)
+        if (slots[n] != 0 && (!seen[n] || left[n] >= 0)) return false;  // a slot names a leaf
+      for (std::int32_t f : free) {
+        if (!in(f) || seen[f]) return false;
+        seen[f] = 1;
+      }
+      return reached + free.size() == nodes;
     }
 
     [[nodiscard]] std::size_t memory_bytes() const {

@@ -105,7 +105,7 @@ class SpectralResidual {
     for (std::size_t i = n - 1 - z; i < n - 1; ++i) mean += std::abs(buf[i]);
     mean /= static_cast<double>(z);
     const double d = mean > 0 ? std::max(0.0, (s - mean) / mean) : 0.0;
-    return {d / (d + config_.tau), x, 0.0};
+    return {ratio_score(d, config_.tau), x, 0.0};
   }
 
   void save(std::vector<std::uint8_t>& out) const { save_state(*this, out); }
@@ -113,6 +113,8 @@ class SpectralResidual {
     return restore_state<SpectralResidual>(in);
   }
   [[nodiscard]] const Config& config() const { return config_; }
+  // Whether restored state is usable (indexes within their arrays).
+  [[nodiscard]] bool state_valid() const { return pos_ < values_.size(); }
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(*this) + values_.capacity() * sizeof(double) +
            static_cast<std::size_t>(config_.window) *

@@ -7,6 +7,15 @@
 
 namespace strata::analytics {
 
+// Clamps a score into [0, 1]; NaN (∞/∞ from an extreme deviation) counts as 1.
+inline double clamp01(double x) {
+  if (std::isnan(x)) return 1.0;
+  return std::clamp(x, 0.0, 1.0);
+}
+
+// s/(s + half) for s ≥ 0 as a score in [0, 1], 1 when s is infinite.
+inline double ratio_score(double s, double half) { return clamp01(s / (s + half)); }
+
 // P(Z > z) for a standard normal Z.
 inline double gaussian_tail(double z) { return 0.5 * std::erfc(z * 0.7071067811865476); }
 
@@ -14,7 +23,7 @@ inline double gaussian_tail(double z) { return 0.5 * std::erfc(z * 0.70710678118
 // deviation of z_half scores 0.5. Monotone, so thresholds keep their order.
 inline double deviation_score(double z, double z_half) {
   const double z2 = z * z;
-  return z2 / (z2 + z_half * z_half);
+  return clamp01(z2 / (z2 + z_half * z_half));
 }
 
 // Time of day (or of any period) of a timestamp, as a bin in [0, bins).
@@ -25,8 +34,5 @@ inline std::uint32_t period_bin(std::int64_t ts_us, std::int64_t period_us, std:
                                     bins) %
          bins;
 }
-
-// Clamps x into [lo, hi].
-inline double clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 
 }  // namespace strata::analytics
