@@ -21,6 +21,7 @@ struct ModbusServer::Served {
   int listen_fd = -1;
   std::uint16_t port = 0;
   std::vector<int> clients;
+  bool ready = false;  // registers hold a sample; until then requests get "device busy"
 };
 
 Result<std::unique_ptr<ModbusServer>> ModbusServer::create(const std::string& host,
@@ -97,6 +98,7 @@ void ModbusServer::update(std::size_t slot, std::span<const double> values, std:
                                                                       : sv.map->tab_input_registers;
     std::copy(words->begin(), words->end(), table + reg.address);
   }
+  sv.ready = true;
   ++counters_.sent;
   counters_.samples_sent += samples;
 }
@@ -140,7 +142,10 @@ void ModbusServer::run() {
         const int n = modbus_receive(sv->ctx, query.data());
         if (n > 0) {
           std::lock_guard lock(mu_);
-          if (modbus_reply(sv->ctx, query.data(), n, sv->map) >= 0) ++counters_.acked;
+          if (!sv->ready)  // still booting: no sample yet, so no zeros that look like readings
+            modbus_reply_exception(sv->ctx, query.data(), MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+          else if (modbus_reply(sv->ctx, query.data(), n, sv->map) >= 0)
+            ++counters_.acked;
           ++it;
         } else if (n == 0) {
           ++it;  // a request for another unit, ignored

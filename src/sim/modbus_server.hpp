@@ -4,7 +4,9 @@
 // its own port whose holding and input registers hold the device's latest sample, encoded per its
 // model's register map exactly as the poller decodes it (ingest/modbus/register_codec.hpp, the
 // poller's own codec: raw = (value - offset) / scale, then the type's byte and word order).
-// One thread serves every device's listening socket and clients with select().
+// One thread serves every device's listening socket and clients with select(). Until a device's
+// first sample is written, its requests are answered with exception 6 (server device busy), as a
+// device still booting would, so no poll reads zeros that look like readings.
 //
 // Counters: `sent` counts register refreshes, `acked` requests answered, `failed` values that did
 // not fit their register (named in last_error()).

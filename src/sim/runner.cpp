@@ -60,7 +60,21 @@ Result<std::unique_ptr<SimRunner>> SimRunner::create(SimOptions o, std::FILE* ou
   if (!catalog) return catalog.error();
   std::unique_ptr<SimRunner> r(new SimRunner());
   r->out_ = out;
-  const Timestamp start = o.start ? *o.start : SystemClock().now() / 1000 * 1000;
+  // Faster than real time, a run that starts now would send readings from the future, which the
+  // server refuses (more than a minute ahead of its clock). So by default it starts early enough
+  // to end at the wall time it ends at: start = now - duration * (1 - 1/speed), and simulated
+  // time never passes the wall clock.
+  const Timestamp now = SystemClock().now() / 1000 * 1000;
+  Timestamp start = now;
+  if (!o.start && o.speed > 1 && o.duration > 0)
+    start = now - static_cast<Timestamp>(static_cast<double>(o.duration) * (1.0 - 1.0 / o.speed)) /
+                      1000 * 1000;
+  if (o.start) start = *o.start;
+  if (!o.start && o.speed > 1 && o.duration == 0)
+    std::fprintf(out,
+                 "sim: --speed %g without --duration runs ahead of the wall clock; the server "
+                 "refuses readings more than a minute in its future (give --duration or --start)\n",
+                 o.speed);
   auto plant = Plant::create(*profile, o.seed ? *o.seed : profile->seed, start);
   if (!plant) return plant.error();
   r->plant_ = std::move(*plant);
