@@ -74,9 +74,13 @@ class StateWriter {
   void field(std::uint8_t v) { put(&v, 1); }
   void field(bool v) { field(static_cast<std::uint8_t>(v)); }
   template <class T>
-  void array(const std::vector<T>& v, std::size_t /*max*/) {
+  void array(const std::vector<T>& v, std::size_t /*size*/) {
     field(static_cast<std::uint32_t>(v.size()));
     for (const T& x : v) field(x);
+  }
+  template <class T>
+  void array_up_to(const std::vector<T>& v, std::size_t max) {
+    array(v, max);
   }
   // Closes the frame: body length and CRC.
   void finish();
@@ -113,16 +117,15 @@ class StateReader {
     get(&b, 1);
     v = b != 0;
   }
+  // An array of exactly `size` elements (what the configuration makes).
   template <class T>
-  void array(std::vector<T>& v, std::size_t max) {
-    std::uint32_t n = 0;
-    field(n);
-    if (n > max)
-      return fail("an array holds " + std::to_string(n) + " elements, at most " +
-                  std::to_string(max) + " fit the configuration");
-    if (!ok()) return;
-    v.assign(n, T{});
-    for (T& x : v) field(x);
+  void array(std::vector<T>& v, std::size_t size) {
+    read_array(v, size, true);
+  }
+  // An array of at most `max` elements.
+  template <class T>
+  void array_up_to(std::vector<T>& v, std::size_t max) {
+    read_array(v, max, false);
   }
   [[nodiscard]] bool ok() const { return error_.empty(); }
   // The frame's error, if any.
@@ -134,6 +137,18 @@ class StateReader {
   }
 
  private:
+  template <class T>
+  void read_array(std::vector<T>& v, std::size_t limit, bool exact) {
+    std::uint32_t n = 0;
+    field(n);
+    if (exact ? n != limit : n > limit)
+      return fail("an array holds " + std::to_string(n) + " elements, " +
+                  (exact ? "the configuration makes " : "at most ") + std::to_string(limit) +
+                  ": the checkpoint does not match its configuration");
+    if (!ok()) return;
+    v.assign(n, T{});
+    for (T& x : v) field(x);
+  }
   void get(void* p, std::size_t n);
   std::span<const std::uint8_t> body_;
   std::size_t pos_ = 0;

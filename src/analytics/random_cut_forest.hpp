@@ -365,7 +365,7 @@ class RandomCutForest {
       io.array(cut, nodes);
       io.array(lo, nodes * dim);
       io.array(hi, nodes * dim);
-      io.array(free, nodes);
+      io.array_up_to(free, nodes);
     }
   };
 
