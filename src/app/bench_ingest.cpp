@@ -127,7 +127,19 @@ Result<std::unique_ptr<StrataServer>> start_strata(const fs::path& work, const s
       .args = {"--data-dir", (dir / "data").string(), "serve", "--config", conf.string()},
       .log_file = dir / "serve.log",
       .working_dir = dir};
-  auto process = bench::PeerProcess::spawn(spec);
+  // STRATA_BENCH_SERVE_PREFIX runs the server under a tool, e.g. "/usr/bin/valgrind
+  // --tool=callgrind --callgrind-out-file=/tmp/serve.cg" (words split on spaces; the first is an
+  // absolute path), to see where a short run's time goes.
+  if (const char* prefix = std::getenv("STRATA_BENCH_SERVE_PREFIX"); prefix && *prefix) {
+    std::vector<std::string> words;
+    std::istringstream in(prefix);
+    for (std::string w; in >> w;) words.push_back(w);
+    words.push_back(self);
+    words.insert(words.end(), spec.args.begin(), spec.args.end());
+    spec.program = words.front();
+    spec.args.assign(words.begin() + 1, words.end());
+  }
+  auto process = bench::PeerProcess::spawn(spec, std::chrono::seconds(60));
   if (!process) return process.error();
   server->process.emplace(std::move(*process));
   // The server prints the ports it got (port 0 in the configuration) once it listens.
@@ -333,6 +345,7 @@ int run_bench_ingest(const BenchIngestOptions& o) {
        std::to_string(srv.http_port) + ", MQTT " + std::to_string(srv.mqtt_port) + ", fsync " +
        o.fsync);
 
+  const double rss_at_start = rss_mb(srv.process->pid());
   std::vector<std::string> tokens;
   if (auto st = provision_model(srv); !st) {
     note(st.error().message);
@@ -389,7 +402,7 @@ int run_bench_ingest(const BenchIngestOptions& o) {
   }
 
   // 4. Mosquitto's lossless pass-through, then our connector behind it.
-  double mosquitto_rate = 0, connector_rate = 0;
+  double mosquitto_rate = 0, connector_rate = 0, mosquitto_publishers_rate = 0;
   std::uint64_t connector_backlog = 0;
   if (mosquitto) {
     auto sub = bench::MqttCountingSubscriber::start("127.0.0.1", mosquitto->port(), "bench/#",
@@ -418,6 +431,7 @@ int run_bench_ingest(const BenchIngestOptions& o) {
       } else {
         mosquitto_rate = static_cast<double>(at_close - at_open) /
                          std::chrono::duration<double>(t_close - t_open).count();
+        mosquitto_publishers_rate = pass->rate();
         const auto got = (*sub)->wait_for(pass->sent, std::chrono::seconds(30));
         note("Mosquitto pass-through: " + std::to_string(static_cast<long>(mosquitto_rate)) +
              " msg/s to the subscriber (publishers acked " +
@@ -470,6 +484,7 @@ int run_bench_ingest(const BenchIngestOptions& o) {
                 {"devices", o.devices},
                 {"in_flight", o.in_flight},
                 {"readings_per_message", kMetrics},
+                {"peer_publishers_acked_per_s", mosquitto_publishers_rate},
                 {"fsync", o.fsync}});
   report.add("mqtt_acked_points_missing", static_cast<double>(missing), "points",
              {{"expected", expected}, {"stored", stored}});
@@ -483,20 +498,24 @@ int run_bench_ingest(const BenchIngestOptions& o) {
 
   // 5. Resident memory with rss_devices devices × 10 metrics, every one connected and reporting.
   if (o.rss_devices > 0) {
+    const double rss_before = rss_mb(srv.process->pid());
+    const double points_before = scrape(srv, "strata_points_stored_total");
     if (o.rss_devices > o.devices) {
       if (auto st = provision_devices(srv, o.devices, o.rss_devices, tokens); !st) {
         note(st.error().message);
         return 1;
       }
     }
+    const double rss_provisioned = rss_mb(srv.process->pid());
     std::vector<std::string> all(tokens.begin(), tokens.begin() + static_cast<long>(o.rss_devices));
     std::vector<std::string> topics(o.rss_devices, "v1/devices/me/telemetry");
     auto m = mqtt_options(srv.mqtt_port, all, topics, clock, o);
     m.max_messages_per_connection = 3;
-    double rss = -1;
+    double rss = -1, rss_connected = -1;
     const pid_t pid = srv.process->pid();
     m.on_phase = [&](int phase) {
       if (phase == bench::MqttLoadOptions::kAllAcked) rss = rss_mb(pid);
+      if (phase == bench::MqttLoadOptions::kConnected) rss_connected = rss_mb(pid);
     };
     auto r = bench::run_mqtt_publishers(m);
     if (!r) {
@@ -507,6 +526,11 @@ int run_bench_ingest(const BenchIngestOptions& o) {
                  {{"devices", o.rss_devices},
                   {"metrics_per_device", kMetrics},
                   {"connections_open", o.rss_devices},
+                  {"rss_at_start_mb", rss_at_start},
+                  {"rss_before_phase_mb", rss_before},
+                  {"rss_after_provisioning_mb", rss_provisioned},
+                  {"rss_connected_before_publishing_mb", rss_connected},
+                  {"stored_points_before_phase", points_before},
                   {"rss_after_disconnect_mb", rss_mb(pid)}});
     }
   }
