@@ -84,7 +84,8 @@ struct Connection {
 
 class PublisherRun {
  public:
-  explicit PublisherRun(const MqttLoadOptions& o) : o_(o), phase_timer_(io_), drain_timer_(io_) {}
+  explicit PublisherRun(const MqttLoadOptions& o)
+      : o_(o), phase_timer_(io_), drain_timer_(io_), run_timer_(io_) {}
 
   Result<MqttLoadResult> run() {
     if (o_.usernames.size() != o_.topics.size() || o_.usernames.empty() || !o_.payload)
@@ -97,6 +98,13 @@ class PublisherRun {
     result_.acked_per_connection.assign(conns_.size(), 0);
     if (o_.record_latency) result_.latencies_ms.reserve(1 << 20);
     t_start_ = Clock::now();
+    run_timer_.expires_after(o_.run_timeout);
+    run_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || phase_ == Phase::done) return;
+      fail("MQTT load: the run took longer than " + std::to_string(o_.run_timeout.count()) +
+           " ms: " + std::to_string(connected_) + " of " + std::to_string(conns_.size()) +
+           " connections up, " + std::to_string(total_in_flight_) + " messages unacknowledged");
+    });
     start_connects();
     io_.run();
     result_.sent_per_connection.assign(conns_.size(), 0);
@@ -122,6 +130,7 @@ class PublisherRun {
     phase_ = Phase::done;
     phase_timer_.cancel();
     drain_timer_.cancel();
+    run_timer_.cancel();
     for (auto& c : conns_) {
       c->closed = true;
       boost::system::error_code ec;
@@ -324,7 +333,7 @@ class PublisherRun {
   asio::io_context io_{1};
   tcp::endpoint endpoint_;
   std::vector<std::unique_ptr<Connection>> conns_;
-  asio::steady_timer phase_timer_, drain_timer_;
+  asio::steady_timer phase_timer_, drain_timer_, run_timer_;
   Phase phase_ = Phase::connecting;
   std::size_t next_connect_ = 0, connecting_ = 0, connected_ = 0, finished_ = 0;
   std::uint64_t total_in_flight_ = 0;

@@ -36,6 +36,7 @@ struct MqttLoadOptions {
   std::chrono::milliseconds duration{5000};  // the measured window
   std::uint64_t max_messages_per_connection = 0;    // >0: stop each after this many (no window)
   std::chrono::milliseconds drain_timeout{30'000};  // waiting for the last PUBACKs
+  std::chrono::milliseconds run_timeout{300'000};   // the whole run; then it fails, naming why
   unsigned max_concurrent_connects = 256;           // the rest wait: a listen backlog is finite
   bool record_latency = false;  // publish → PUBACK of messages sent in the window
   // Called on the run's thread (so it should be quick): kConnected once every connection is

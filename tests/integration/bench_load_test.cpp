@@ -3,8 +3,8 @@
 // reaches the counting subscriber, per-connection counts add up, a rate is honoured, and a broker
 // refusing the connection is reported, not hung on.
 #include <gtest/gtest.h>
-#include <signal.h>
 
+#include <boost/asio.hpp>
 #include <filesystem>
 #include <numeric>
 
@@ -91,6 +91,20 @@ TEST(BenchLoad, RefusedConnectionIsAnError) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("connection"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find(std::to_string(port)), std::string::npos) << r.error().message;
+}
+
+TEST(BenchLoad, ABrokerThatNeverAnswersEndsTheRunWithAnError) {
+  // A listening socket that is never accepted from: TCP connects, CONNACK never comes.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  auto o = publishers(silent.local_endpoint().port(), 2, "s/");
+  o.max_messages_per_connection = 1;
+  o.run_timeout = std::chrono::milliseconds(300);
+  auto r = run_mqtt_publishers(o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("0 of 2 connections up"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(BenchLoad, MismatchedOptionsAreRefused) {
