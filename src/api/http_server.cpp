@@ -14,6 +14,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
+#include <limits>
 
 #include "api/server_state.hpp"
 #include "obs/metrics.hpp"
@@ -85,7 +86,10 @@ class HttpConnection final : public ServerConnection,
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(options().max_header_bytes, UINT32_MAX)));
-    parser_->body_limit(options().max_body_bytes);
+    // No limit yet: Beast checks Content-Length against it while reading the head, before the
+    // route (and so the route's own limit) is known; on_head sets the route's limit. (Not
+    // boost::none: Beast 1.74 compares Content-Length with the optional, and none loses.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(options().idle_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -96,6 +100,9 @@ class HttpConnection final : public ServerConnection,
     started_ = Clock::now();
     if (ec) {
       if (is_disconnect(ec)) return close_now();
+      if (ec == http::error::partial_message)
+        return answer_and_close(
+            Response::problem(bad_request("the request ended before its head was complete"), "/"));
       if (ec == http::error::header_limit) {
         Problem p;
         p.status = 431;
@@ -183,6 +190,10 @@ class HttpConnection final : public ServerConnection,
   void on_body(error_code ec) {
     if (ec) {
       if (ec == http::error::body_limit) return refuse(payload_too_large(body_limit_));
+      if (ec == http::error::partial_message)
+        return refuse(
+            bad_request("the request ended before its body was complete (fewer bytes "
+                        "than its Content-Length)"));
       if (is_disconnect(ec)) return close_now();
       return refuse(bad_request(fmt::format("the request body cannot be read: {}", ec.message())));
     }

@@ -77,9 +77,9 @@ using SyncHandler = std::function<Response(Request& request)>;
 //               .response_schema = device_schema, .handler = get_device});
 struct Route {
   Method method = Method::get;
-  std::string pattern;
-  std::string summary;  // one line, for the OpenAPI document
-  std::string tag;      // the OpenAPI tag grouping routes ("devices", "models", "ingest")
+  std::string pattern{};
+  std::string summary{};  // one line, for the OpenAPI document
+  std::string tag{};      // the OpenAPI tag grouping routes ("devices", "models", "ingest")
   Access access = Access::roles({});
   // JSON Schema snippets (OpenAPI 3.0 flavour); null: no body / not documented.
   nlohmann::json request_schema = nullptr;
@@ -91,14 +91,14 @@ struct Route {
   std::size_t max_body_bytes = 0;
   // A query parameter that may carry the API token when there is no Authorization header
   // ("token" for WebSocket routes, which browsers cannot give headers; "p" for InfluxDB 1.x).
-  std::string token_query_param;
+  std::string token_query_param{};
   // Documented query parameters: name → description.
-  std::vector<std::pair<std::string, std::string>> query_params;
+  std::vector<std::pair<std::string, std::string>> query_params{};
   // Exactly one of handler, sync_handler or websocket is set.
-  Handler handler;
-  SyncHandler sync_handler;
-  std::shared_ptr<WebSocketEndpoint> websocket;
-  WebSocketLimits websocket_limits;
+  Handler handler{};
+  SyncHandler sync_handler{};
+  std::shared_ptr<WebSocketEndpoint> websocket{};
+  WebSocketLimits websocket_limits{};
 };
 
 // What the router decided about a request: a route to run, or the refusal to send.
@@ -111,7 +111,7 @@ struct Resolution {
 struct ApiInfo {
   std::string title = "Strata API";
   std::string version = "1";
-  std::string description;
+  std::string description{};
 };
 
 // The route table. Routes are added at start-up, before the server starts; resolving is then
