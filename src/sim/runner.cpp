@@ -156,7 +156,7 @@ Result<std::unique_ptr<SimRunner>> SimRunner::create(SimOptions o, std::FILE* ou
   }
   std::vector<MqttDevice> mqtt_devs;
   std::vector<std::string> http_tokens, coap_tokens;
-  std::size_t sparkplug = 0;
+  std::vector<SparkplugDevice> sp_devs;
   for (const auto& d : devices) {
     switch (d.spec.transport) {
       case Transport::mqtt:
@@ -169,12 +169,14 @@ Result<std::unique_ptr<SimRunner>> SimRunner::create(SimOptions o, std::FILE* ou
         coap_tokens.push_back(tokens[d.spec.id]);
         break;
       case Transport::sparkplug:
-        ++sparkplug;
+        sp_devs.push_back(SparkplugDevice{d.spec.id, d.site, tokens[d.spec.id], nullptr});
         break;
       case Transport::modbus:
         break;
     }
   }
+  for (std::size_t i = 0, s = 0; i < devices.size(); ++i)
+    if (devices[i].spec.transport == Transport::sparkplug) sp_devs[s++].wire = &r->wire_[i];
   if (!mqtt_devs.empty()) {
     auto hp = host_port(o.mqtt, "--mqtt");
     if (!hp) return hp.error();
@@ -194,11 +196,13 @@ Result<std::unique_ptr<SimRunner>> SimRunner::create(SimOptions o, std::FILE* ou
     if (!c) return c.error();
     r->coap_ = std::move(*c);
   }
-  if (sparkplug)
-    std::fprintf(out,
-                 "sim: %zu sparkplug devices are simulated but not sent yet (the Sparkplug B edge "
-                 "node is pending); they count as failed in the status line\n",
-                 sparkplug);
+  if (!sp_devs.empty()) {
+    auto hp = host_port(o.mqtt, "--mqtt");
+    if (!hp) return hp.error();
+    auto s = SparkplugUplink::create(hp->first, hp->second, std::move(sp_devs));
+    if (!s) return s.error();
+    r->sparkplug_ = std::move(*s);
+  }
   r->opt_ = std::move(o);
   r->clock_ = std::make_unique<ScaledClock>(start, r->opt_.speed);
   return r;
@@ -277,6 +281,7 @@ void SimRunner::dispatch(std::vector<Emission>& batch) {
         break;
       }
       case Transport::sparkplug:
+        sparkplug_->send_samples(slot_[d], samples);
         break;
     }
   }
@@ -300,6 +305,7 @@ TransportTotals SimRunner::totals(Transport t) const {
       c = modbus_ ? &modbus_->counters() : nullptr;
       break;
     case Transport::sparkplug:
+      c = sparkplug_ ? &sparkplug_->counters() : nullptr;
       break;
   }
   if (!c) return tt;
@@ -324,8 +330,6 @@ std::string SimRunner::status_line() const {
       std::snprintf(buf, sizeof buf, " | modbus %u/%zu serving, %llu refreshes, %llu polls", tt.up,
                     tt.devices, static_cast<unsigned long long>(tt.sent),
                     static_cast<unsigned long long>(tt.acked));
-    else if (t == Transport::sparkplug)
-      std::snprintf(buf, sizeof buf, " | sparkplug %zu pending", tt.devices);
     else
       std::snprintf(buf, sizeof buf, " | %s %u/%zu up, sent %llu, acked %llu, failed %llu",
                     std::string(transport_name(t)).c_str(), tt.up, tt.devices,
@@ -439,12 +443,12 @@ Status SimRunner::run() {
   stop_ = true;
   if (input.joinable()) input.join();
   for (Uplink* u : {static_cast<Uplink*>(mqtt_.get()), static_cast<Uplink*>(http_.get()),
-                    static_cast<Uplink*>(coap_.get())})
+                    static_cast<Uplink*>(coap_.get()), static_cast<Uplink*>(sparkplug_.get())})
     if (u) u->drain(5000);
   std::fprintf(out_, "%s\n", status_line().c_str());
   std::string errors;
   for (Uplink* u : {static_cast<Uplink*>(mqtt_.get()), static_cast<Uplink*>(http_.get()),
-                    static_cast<Uplink*>(coap_.get())})
+                    static_cast<Uplink*>(coap_.get()), static_cast<Uplink*>(sparkplug_.get())})
     if (u && !u->last_error().empty()) errors += " " + u->last_error() + ";";
   if (modbus_ && !modbus_->last_error().empty()) errors += " " + modbus_->last_error() + ";";
   if (!errors.empty()) std::fprintf(out_, "sim: last errors:%s\n", errors.c_str());

@@ -30,6 +30,7 @@
 #include "sim/modbus_server.hpp"
 #include "sim/mqtt_uplink.hpp"
 #include "sim/plant.hpp"
+#include "sim/sparkplug_uplink.hpp"
 #include "sim/wire.hpp"
 
 namespace strata::sim {
@@ -114,6 +115,7 @@ class SimRunner {
   std::unique_ptr<MqttUplink> mqtt_;
   std::unique_ptr<HttpUplink> http_;
   std::unique_ptr<CoapUplink> coap_;
+  std::unique_ptr<SparkplugUplink> sparkplug_;
   std::unique_ptr<ModbusServer> modbus_;
   std::vector<std::size_t> modbus_devices_;  // slot → device
   std::uint64_t samples_ = 0;

@@ -52,7 +52,6 @@ bool matches_state(RunState s, const model::EnumValue& e) {
 }  // namespace
 
 double WireMetric::wire_value(double simulated) const {
-  if (to_model_unit.identity()) return simulated;
   return round_to(to_model_unit.apply(simulated), decimals);
 }
 

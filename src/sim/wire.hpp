@@ -32,6 +32,7 @@ struct WireMetric {
   enum class Form : std::uint8_t { number, boolean, text } form = Form::number;
   std::vector<std::string> texts;  // text: texts[n] is sent for the value n
   bool quoted = true;              // text: as a JSON string (an integer enum's values are not)
+  bool integer = false;            // the model's schema is integer or long
   int decimals = 2;                // on the wire, in the model's unit
   model::LinearConversion to_model_unit;  // from the simulated unit to the unit the model names
   // The value as sent: converted into the model's unit and rounded to `decimals`.

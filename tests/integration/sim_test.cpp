@@ -22,10 +22,12 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "core/time_format.hpp"
+#include "ingest/sparkplug/sparkplug_payload.hpp"
 #include "sim/runner.hpp"
 
 extern char** environ;
@@ -265,6 +267,7 @@ shifts = "continuous"
     { id = "pmp-1", kind = "pump", transport = "http" },
     { id = "pmp-2", kind = "pump", transport = "coap", interval = "2s" },
     { id = "em-1", kind = "energy_meter", transport = "modbus" },
+    { id = "sp-1", kind = "pump", transport = "sparkplug" },
   ]
 )";
 
@@ -308,9 +311,10 @@ TEST(SimEndToEnd, EveryTransportDeliversWhatItCounted) {
   const fs::path sub_out = mq.path() / "sub.txt";
   // Line-buffered (stdbuf), so each message is in the file as it arrives; the broker's verbose log
   // tells when the subscription stands, before the simulator starts.
-  Process sub({"/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p",
-               std::to_string(mqtt_port), "-q", "1", "-t", "#", "-v", "-i", "sim-test-counter"},
-              sub_out.string());
+  Process sub(
+      {"/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p",
+       std::to_string(mqtt_port), "-q", "1", "-t", "#", "-F", "%t %x", "-i", "sim-test-counter"},
+      sub_out.string());
   ASSERT_TRUE(wait_until(
       [&] {
         return read_file(mq.path() / "broker.log").find("sim-test-counter 1 #") !=
@@ -331,7 +335,9 @@ TEST(SimEndToEnd, EveryTransportDeliversWhatItCounted) {
   ASSERT_TRUE(runner) << runner.error().message;
   SimRunner& r = **runner;
   // Every MQTT device connected before the clock matters: nothing counts as failed.
-  ASSERT_TRUE(wait_until([&] { return r.totals(Transport::mqtt).up == 2; }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] { return r.totals(Transport::mqtt).up == 2 && r.totals(Transport::sparkplug).up == 1; },
+      10s));
   ASSERT_TRUE(r.run());
   std::fclose(out);
 
@@ -342,25 +348,52 @@ TEST(SimEndToEnd, EveryTransportDeliversWhatItCounted) {
   EXPECT_EQ(m.acked, m.sent);
   EXPECT_EQ(m.failed, 0u);
   EXPECT_GT(m.sent, 4u);  // batched by the 50 ms tick, not one message for all
-  // mosquitto_sub saw every message on the right topic.
+  const TransportTotals spk = r.totals(Transport::sparkplug);
+  EXPECT_EQ(spk.samples_acked, 300u);
+  EXPECT_EQ(spk.acked, spk.sent);
+  EXPECT_EQ(spk.failed, 0u);
+  // mosquitto_sub saw every message on the right topic (payloads in hex: JSON or protobuf).
   std::size_t received = 0, samples = 0, strata_topic = 0, tb_topic = 0;
+  std::size_t births = 0, data = 0, sp_samples = 0;
+  std::vector<std::uint64_t> seqs;
   ASSERT_TRUE(wait_until(
       [&] {
-        received = samples = strata_topic = tb_topic = 0;
+        received = samples = strata_topic = tb_topic = births = data = sp_samples = 0;
+        seqs.clear();
         std::istringstream in(read_file(sub_out));
         std::string line;
         while (std::getline(in, line)) {
           const auto sp = line.find(' ');
           if (sp == std::string::npos) continue;
           const std::string topic = line.substr(0, sp);
+          std::string payload;
+          for (std::size_t i = sp + 1; i + 1 < line.size(); i += 2)
+            payload += static_cast<char>(std::stoi(line.substr(i, 2), nullptr, 16));
+          if (topic.rfind("spBv1.0/site/", 0) == 0) {
+            auto p = ingest::sparkplug::decode_payload(payload);
+            EXPECT_TRUE(p) << topic;
+            if (!p) continue;
+            std::set<Timestamp> ts;
+            for (const auto& m : p->metrics)
+              if (m.timestamp) ts.insert(*m.timestamp);
+            if (topic == "spBv1.0/site/NBIRTH/sp-1") ++births;
+            if (topic == "spBv1.0/site/NDATA/sp-1") ++data;
+            if (p->seq) seqs.push_back(*p->seq);
+            sp_samples += ts.size();
+            continue;
+          }
           ++received;
-          samples += samples_in(line.substr(sp + 1));
+          samples += samples_in(payload);
           if (topic == "strata/v1/devices/cmp-1/telemetry") ++strata_topic;
           if (topic == "v1/devices/me/telemetry") ++tb_topic;
         }
-        return received >= m.sent;
+        return received >= m.sent && births + data >= spk.sent;
       },
       10s));
+  EXPECT_EQ(births, 1u);
+  EXPECT_EQ(births + data, spk.sent);
+  EXPECT_EQ(sp_samples, 300u);
+  for (std::size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i % 256);
   EXPECT_EQ(received, m.sent);
   EXPECT_EQ(samples, 600u);
   EXPECT_EQ(strata_topic + tb_topic, received);
@@ -402,7 +435,7 @@ TEST(SimEndToEnd, EveryTransportDeliversWhatItCounted) {
   EXPECT_FALSE(rec["first_sample"].is_null());
   auto summary = nlohmann::json::parse(read_file(run.o.summary));
   EXPECT_EQ(summary["transports"]["mqtt"]["samples_acked"], 600);
-  EXPECT_EQ(summary["samples"], 300 + 300 + 300 + 150 + 300);
+  EXPECT_EQ(summary["samples"], 300 + 300 + 300 + 150 + 300 + 300);
 }
 
 // The values the Modbus registers hold, decoded with libmodbus' own helpers and plain arithmetic

@@ -73,6 +73,13 @@ TEST(Wire, ValuesGoInTheModelsUnitsAndEnumForms) {
   if (p->unit == "poundPerSquareInch") {
     EXPECT_NEAR(j["discharge_pressure"].get<double>(), 101.526, 0.01);
   }
+  if (cmp->model.find_telemetry("run_hours")->schema.kind == model::SchemaKind::long_) {
+    e.values[*metric_index(DeviceKind::compressor, "run_hours")] = 17906.049;
+    auto k = nlohmann::json::parse(telemetry_json(w, one))["values"]["run_hours"];
+    EXPECT_TRUE(k.is_number_integer()) << k;  // a long in the model: whole hours
+    EXPECT_EQ(w.metrics[static_cast<std::size_t>(w.find("run_hours"))].wire_value(17906.049),
+              17906);
+  }
   EXPECT_TRUE(j["state"].is_number());  // an integer enum
   EXPECT_EQ(j["state"], 2);
   if (cmp->model.find_telemetry("operatorBadge")) {
