@@ -83,8 +83,9 @@ void run(const NabOptions& o) {
               spec->to_string().c_str(), corpus->files.size(), corpus->row_count(), secs, rate,
               o.threads, o.out.empty() ? "" : "; results in ", o.out.c_str());
   std::printf("\n%-26s %10s %10s %10s\n", "detector", "standard", "low_FP", "low_FN");
-  std::printf("%-26s %10.2f %10.2f %10.2f   (ours)\n", name.c_str(), results[0].normalised,
-              results[1].normalised, results[2].normalised);
+  std::printf("%-26s %10.2f %10.2f %10.2f   (%s)\n", name.c_str(), results[0].normalised,
+              results[1].normalised, results[2].normalised,
+              o.score_only.empty() ? "ours" : "scored here");
   if (published.is_object())
     for (const auto& [det, v] : published.items()) {
       try {
