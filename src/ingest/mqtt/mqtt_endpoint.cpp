@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <charconv>
@@ -283,30 +284,48 @@ class Connection : public std::enable_shared_from_this<Connection> {
     arm_timer(last_activity_ + limit);
   }
 
+  // Waits until the socket is readable, then reads what is there into a per-thread scratch
+  // buffer and appends it to in_: a connection holds only the bytes of a packet not yet whole
+  // (nothing at all when idle), and no read zero-fills a buffer first.
   void read() {
     if (closed_ || closing_ || reading_ || paused_ || waiting_acks_) return;
     reading_ = true;
     compact();
-    const std::size_t old = in_.size();
-    in_.resize(old + 16384);
-    socket_.async_read_some(
-        asio::buffer(in_.data() + old, 16384),
-        [self = shared_from_this(), old](const boost::system::error_code& ec, std::size_t n) {
-          self->reading_ = false;
-          self->in_.resize(old + n);
-          if (ec) {
-            self->close(true);
-            return;
-          }
-          self->S().counters.bytes_received += n;
-          self->last_activity_ = SteadyClock::now();
-          self->process();
-        });
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                         self->reading_ = false;
+                         if (ec) {
+                           self->close(true);
+                           return;
+                         }
+                         thread_local std::array<std::uint8_t, 65536> scratch;
+                         boost::system::error_code rec;
+                         self->socket_.non_blocking(true, rec);
+                         const std::size_t n =
+                             rec ? 0 : self->socket_.read_some(asio::buffer(scratch), rec);
+                         if (rec == asio::error::would_block || rec == asio::error::try_again) {
+                           self->read();
+                           return;
+                         }
+                         if (rec) {
+                           self->close(true);
+                           return;
+                         }
+                         self->in_.insert(self->in_.end(), scratch.data(), scratch.data() + n);
+                         self->S().counters.bytes_received += n;
+                         self->last_activity_ = SteadyClock::now();
+                         self->process();
+                       });
   }
 
   void compact() {
-    if (in_begin_ == 0) return;
-    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_begin_));
+    if (in_begin_ == in_.size()) {
+      in_.clear();
+      // A large packet grew the buffer: give the memory back once it is consumed.
+      if (in_.capacity() > 16384) in_.shrink_to_fit();
+    } else if (in_begin_ != 0) {
+      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_begin_));
+    }
     in_begin_ = 0;
   }
 
