@@ -2,6 +2,8 @@
 // InfluxDB line protocol (/write, /api/v2/write). Every answer comes only once the data is durable
 // (the pipeline's completion); a full pipeline answers 503 with Retry-After (docs/api.md).
 #include <atomic>
+#include <boost/beast/zlib/inflate_stream.hpp>
+#include <boost/crc.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
@@ -118,8 +120,82 @@ class BatchSink final : public ingest::LineProtocolSink {
   std::string user_;
 };
 
+// The most a compressed write may inflate to (an uncompressed one is bounded by the HTTP server).
+constexpr std::size_t kMaxInflatedBytes = std::size_t{64} << 20;
+
+// One gzip member (RFC 1952) inflated into `out`; empty on success, else what is wrong. InfluxDB's
+// client libraries compress write bodies above 1 KB by default (Content-Encoding: gzip).
+//   +----+----+----+-----+-------------------+-----+----+
+//   |1f  |8b  |CM 8|FLG  | MTIME (4, LE)     | XFL | OS |   10 bytes
+//   +----+----+----+-----+-------------------+-----+----+
+//   [FLG&4 FEXTRA: XLEN (2, LE), XLEN bytes] [FLG&8 FNAME: …\0] [FLG&16 FCOMMENT: …\0]
+//   [FLG&2 FHCRC: 2 bytes]  raw DEFLATE data  | CRC32 (4, LE) | ISIZE (4, LE) |
+std::string gunzip(std::string_view in, std::string& out) {
+  auto u8 = [&](std::size_t i) { return static_cast<unsigned char>(in[i]); };
+  auto le32 = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(u8(i)) | static_cast<std::uint32_t>(u8(i + 1)) << 8 |
+           static_cast<std::uint32_t>(u8(i + 2)) << 16 |
+           static_cast<std::uint32_t>(u8(i + 3)) << 24;
+  };
+  if (in.size() < 18 || u8(0) != 0x1f || u8(1) != 0x8b || u8(2) != 8)
+    return "the body is not gzip data (Content-Encoding: gzip)";
+  const unsigned flags = u8(3);
+  std::size_t pos = 10;
+  if (flags & 4) {
+    if (pos + 2 > in.size()) return "truncated gzip header";
+    pos += 2 + (u8(pos) | static_cast<std::size_t>(u8(pos + 1)) << 8);
+  }
+  for (unsigned zero_terminated : {8u, 16u})
+    if (flags & zero_terminated) {
+      const auto end = in.find('\0', pos);
+      if (end == std::string_view::npos) return "truncated gzip header";
+      pos = end + 1;
+    }
+  if (flags & 2) pos += 2;
+  if (pos + 8 > in.size()) return "truncated gzip data";
+  boost::beast::zlib::inflate_stream inflater;
+  inflater.reset(15);
+  boost::beast::zlib::z_params zs;
+  zs.next_in = in.data() + pos;
+  zs.avail_in = in.size() - pos;
+  out.clear();
+  for (;;) {
+    const std::size_t had = out.size();
+    if (had > kMaxInflatedBytes)
+      return "the gzip body inflates to more than " + std::to_string(kMaxInflatedBytes) + " bytes";
+    out.resize(had + 64 * 1024);
+    zs.next_out = out.data() + had;
+    zs.avail_out = out.size() - had;
+    boost::system::error_code ec;
+    inflater.write(zs, boost::beast::zlib::Flush::none, ec);
+    out.resize(out.size() - zs.avail_out);
+    if (ec == boost::beast::zlib::error::end_of_stream) break;
+    if (ec == boost::beast::zlib::error::need_buffers) return "truncated gzip data";
+    if (ec) return "corrupt gzip data: " + ec.message();
+  }
+  const std::size_t trailer = in.size() - zs.avail_in;
+  if (trailer + 8 != in.size())
+    return trailer + 8 > in.size() ? "truncated gzip data" : "more than one gzip member (send one)";
+  boost::crc_32_type crc;
+  crc.process_bytes(out.data(), out.size());
+  if (crc.checksum() != le32(trailer) ||
+      static_cast<std::uint32_t>(out.size()) != le32(trailer + 4))
+    return "gzip checksum mismatch (the body was damaged)";
+  return {};
+}
+
 void ingest_line_protocol(Services& s, LineProtocolSeriesCache& cache, Request& r,
                           Responder respond, bool v2) {
+  std::string inflated;
+  std::string_view body = r.body;
+  if (auto enc = r.header("Content-Encoding"); enc && !enc->empty() && *enc != "identity") {
+    if (*enc != "gzip")
+      return respond.send(api::unsupported_media_type("Content-Encoding '" + std::string(*enc) +
+                                                      "' is not supported: send gzip or none"));
+    if (auto err = gunzip(r.body, inflated); !err.empty())
+      return respond.send(api::bad_request(err));
+    body = inflated;
+  }
   ingest::LineProtocolOptions options;
   options.default_time = s.clock.now() * 1000;  // ns, converted like every timestamp
   options.precision = ingest::Precision::ns;
@@ -147,7 +223,7 @@ void ingest_line_protocol(Services& s, LineProtocolSeriesCache& cache, Request& 
         api::bad_request("missing the 'bucket' query parameter (InfluxDB 2.x API)"));
   const std::string user = r.caller ? r.caller->user : std::string("unknown");
   BatchSink sink(s, cache, user);
-  ingest::parse_line_protocol(r.body, options, sink);
+  ingest::parse_line_protocol(body, options, sink);
   pipeline::PointBatch batch;
   batch.transport = Transport::line_protocol;
   batch.source = user;
