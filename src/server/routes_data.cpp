@@ -89,14 +89,19 @@ Response telemetry(Services& s, Request& r) {
       std::vector<Sample> batch;
       json points = json::array();
       std::size_t n = 0;
-      while (n < *limit && cursor.next(batch)) {
+      bool more = false;  // a point beyond the limit exists (also when the limit ends a batch)
+      while (!more && cursor.next(batch)) {
         for (const auto& p : batch) {
-          if (n++ == *limit) break;
+          if (n == *limit) {
+            more = true;
+            break;
+          }
+          ++n;
           points.push_back(json::array({format_iso8601(p.ts), sample_value(p.value)}));
         }
       }
       series["points"] = points;
-      series["truncated"] = n > *limit;
+      series["truncated"] = more;
     }
     out.push_back(series);
   }
