@@ -135,13 +135,17 @@ class Child {
     }
   }
 
-  // Sends `sig` and waits for the exit; the exit status as waitpid() gives it.
-  int stop(int sig) {
-    if (pid_ <= 0 || exited_) return status_;
+  // Sends `sig` and waits up to `timeout` for the exit, then SIGKILLs; the exit status as
+  // waitpid() gives it, or nullopt when the child had to be killed.
+  std::optional<int> stop(int sig, std::chrono::milliseconds timeout = 30s) {
+    if (pid_ <= 0) return std::nullopt;
+    if (exited_) return status_;
     ::kill(pid_, sig);
+    if (wait(timeout)) return status_;
+    ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status_, 0);
     exited_ = true;
-    return status_;
+    return std::nullopt;
   }
   // Waits up to `timeout` for the child to exit by itself; true (and its status) when it did.
   bool wait(std::chrono::milliseconds timeout, int* status = nullptr) {
@@ -206,7 +210,7 @@ class StrataServer {
   // What it printed, and its log (stderr): for failure messages.
   [[nodiscard]] std::string output() const { return stdout_ + read_file(log_); }
   [[nodiscard]] pid_t pid() const { return child_->pid(); }
-  int stop(int sig) { return child_->stop(sig); }
+  std::optional<int> stop(int sig) { return child_->stop(sig); }
 
   std::uint16_t http_port = 0, mqtt_port = 0, coap_port = 0;
   std::string admin_token;
@@ -233,7 +237,8 @@ class HttpClient {
 
   HttpResult request(http::verb verb, const std::string& target, const std::string& body = {},
                      const std::string& authorization = {},
-                     const std::string& content_type = "application/json") {
+                     const std::string& content_type = "application/json",
+                     const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     HttpResult out;
     for (int attempt = 0; attempt < 2; ++attempt) {
       beast::error_code ec;
@@ -250,6 +255,7 @@ class HttpClient {
       http::request<http::string_body> req{verb, target, 11};
       req.set(http::field::host, "127.0.0.1");
       if (!authorization.empty()) req.set(http::field::authorization, authorization);
+      for (const auto& [name, value] : headers) req.set(name, value);
       if (!body.empty() || verb == http::verb::post || verb == http::verb::put ||
           verb == http::verb::patch) {
         req.set(http::field::content_type, content_type);
