@@ -14,12 +14,33 @@ api::Problem validation_problem(const std::string& message) {
     if (colon != std::string::npos) {
       const std::string path = message.substr(1, colon - 1);
       reason = message.substr(colon + 2);
+      // JSONPath segments (.name, [3], ['strata:min']) → JSON pointer segments (RFC 6901:
+      // '~' and '/' inside a name are written ~0 and ~1).
+      bool quoted = false;
       for (std::size_t i = 0; i < path.size(); ++i) {
         const char c = path[i];
-        if (c == '.' || c == '[')
+        if (quoted) {
+          if (c == '\\' && i + 1 < path.size())
+            pointer += path[++i];
+          else if (c == '\'')
+            quoted = false;
+          else if (c == '~')
+            pointer += "~0";
+          else if (c == '/')
+            pointer += "~1";
+          else
+            pointer += c;
+        } else if (c == '.' || c == '[') {
           pointer += '/';
-        else if (c != ']')
+          if (c == '[' && i + 1 < path.size() && path[i + 1] == '\'') {
+            quoted = true;
+            ++i;
+          }
+        } else if (c == '~') {
+          pointer += "~0";
+        } else if (c != ']') {
           pointer += c;
+        }
       }
     }
   }

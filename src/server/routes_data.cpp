@@ -1,6 +1,7 @@
 // Reading what was stored and what was not: device telemetry (raw or aggregated), series,
 // quarantine and lineage (docs/api.md).
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/time_format.hpp"
@@ -102,6 +103,8 @@ Response telemetry(Services& s, Request& r) {
       }
       series["points"] = points;
       series["truncated"] = more;
+      // A chunk found corrupt while reading is skipped by the cursor: say so, never silently.
+      if (!cursor.status()) series["damaged"] = cursor.status().error().message;
     }
     out.push_back(series);
   }
@@ -130,7 +133,11 @@ Response quarantine(Services& s, Request& r) {
         q.transport = static_cast<pipeline::Transport>(i);
     if (!q.transport) return Response::problem(api::bad_request("transport: unknown '" + *t + "'"));
   }
-  if (auto b = r.query_param("before")) q.before_id = std::strtoll(b->c_str(), nullptr, 10);
+  if (r.query_param("before")) {
+    auto before = count_param(r, "before", 0, std::numeric_limits<std::int64_t>::max());
+    if (!before) return Response::problem(api::bad_request(before.error().message));
+    q.before_id = static_cast<std::int64_t>(*before);
+  }
   auto entries = s.quarantine.query(q);
   if (!entries) return Response::problem(api::internal_error(entries.error().message));
   json out = json::array();
