@@ -113,7 +113,6 @@ class Pipeline final : public TelemetrySink {
 
   [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
   [[nodiscard]] std::size_t queued() const;
-  [[nodiscard]] std::size_t shard_count() const { return shards_.size(); }
   // Text a string telemetry stored as `code` (its dictionary), or empty.
   [[nodiscard]] std::string text_of(double code) const;
 
