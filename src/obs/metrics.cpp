@@ -196,34 +196,31 @@ void check_labels(std::string_view metric, const Labels& labels, bool histogram)
 }
 }  // namespace
 
-Counter& MetricsRegistry::counter(std::string_view name, std::string_view help, Labels labels) {
-  std::lock_guard lock(mu_);
-  check_labels(name, labels, false);
-  Family& f = family(name, help, kCounter);
+// The owned child of a counter or gauge family with these labels, created on first use.
+// REQUIRES: the registry's lock held.
+template <class Metric, class FamilyT>
+Metric& owned_child(FamilyT& f, std::string_view name, Labels labels) {
   if (auto* c = f.find(labels)) {
-    if (auto* p = std::get_if<std::unique_ptr<Counter>>(&c->metric)) return **p;
+    if (auto* p = std::get_if<std::unique_ptr<Metric>>(&c->metric)) return **p;
     throw std::invalid_argument("metric '" + std::string(name) +
                                 "' has a callback child with these labels");
   }
-  auto owned = std::make_unique<Counter>();
-  Counter& ref = *owned;
+  auto owned = std::make_unique<Metric>();
+  Metric& ref = *owned;
   f.children.push_back({std::move(labels), std::move(owned)});
   return ref;
+}
+
+Counter& MetricsRegistry::counter(std::string_view name, std::string_view help, Labels labels) {
+  std::lock_guard lock(mu_);
+  check_labels(name, labels, false);
+  return owned_child<Counter>(family(name, help, kCounter), name, std::move(labels));
 }
 
 Gauge& MetricsRegistry::gauge(std::string_view name, std::string_view help, Labels labels) {
   std::lock_guard lock(mu_);
   check_labels(name, labels, false);
-  Family& f = family(name, help, kGauge);
-  if (auto* c = f.find(labels)) {
-    if (auto* p = std::get_if<std::unique_ptr<Gauge>>(&c->metric)) return **p;
-    throw std::invalid_argument("metric '" + std::string(name) +
-                                "' has a callback child with these labels");
-  }
-  auto owned = std::make_unique<Gauge>();
-  Gauge& ref = *owned;
-  f.children.push_back({std::move(labels), std::move(owned)});
-  return ref;
+  return owned_child<Gauge>(family(name, help, kGauge), name, std::move(labels));
 }
 
 Histogram& MetricsRegistry::histogram(std::string_view name, std::string_view help,
