@@ -539,6 +539,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         socket_, asio::buffer(out_.front()),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
           self->writing_ = false;
+          if (self->closed_) {
+            // close() left the buffer being written in place; it can go now.
+            self->out_.clear();
+            return;
+          }
           if (ec) {
             self->close(true);
             return;
@@ -1173,7 +1178,8 @@ void Connection::close(bool use_will) {
   retry_timer_.cancel();
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  out_.clear();
+  // A write in progress still reads out_.front(): its completion frees the queue.
+  if (!writing_) out_.clear();
   pending_.reset();
   pending_done_ = nullptr;
   if (use_will && connected_ && will_) deliver_will();
