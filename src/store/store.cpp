@@ -17,11 +17,18 @@
 namespace strata::store {
 
 // Per series: the head (sorted, unique timestamps, newest writes) and the sealed chunks.
+namespace {
+// The chunk list of every series without chunks: one shared, immutable, empty list.
+const std::shared_ptr<const std::vector<ChunkRef>>& no_chunks() {
+  static const auto empty = std::make_shared<const std::vector<ChunkRef>>();
+  return empty;
+}
+}  // namespace
+
 struct Store::SeriesState {
   mutable std::mutex mu;  // guards head and the chunks pointer against readers
   std::vector<Sample> head;
-  std::shared_ptr<const std::vector<ChunkRef>> chunks =
-      std::make_shared<const std::vector<ChunkRef>>();
+  std::shared_ptr<const std::vector<ChunkRef>> chunks = no_chunks();
   Timestamp max_ts = kMinTimestamp;
 };
 
@@ -155,7 +162,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   }
   for (SeriesId id = 0; id < st->registry_->size(); ++id) {
     auto& s = st->state(id);
-    st->seal_full_heads(s);
+    st->seal_long_head(s);
   }
   for (const auto& l : st->lost_) {
     spdlog::error("store: lost {} {} .. {} ({} points): {}",
@@ -259,6 +266,7 @@ Status Store::load_chunks() {
 
 void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
   std::lock_guard lk(s.mu);
+  if (s.head.empty() && !samples.empty()) ++filled_heads_;
   for (const Sample& x : samples) {
     if (s.head.empty() || x.ts > s.head.back().ts) {
       s.head.push_back(x);
@@ -274,22 +282,35 @@ void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
   }
 }
 
-void Store::seal_full_heads(SeriesState& s) {
-  while (s.head.size() >= options_.chunk_max_points) {
-    const std::span<const Sample> part(s.head.data(), options_.chunk_max_points);
-    auto buf = std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part));
-    ChunkRef ref{part.front().ts,
-                 part.back().ts,
-                 static_cast<std::uint32_t>(part.size()),
-                 precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)),
-                 0,
-                 0,
-                 buf,
-                 std::span<const std::uint8_t>(*buf)};
-    std::lock_guard lk(s.mu);
-    add_chunk(s.chunks, std::move(ref));
-    s.head.erase(s.head.begin(), s.head.begin() + static_cast<long>(options_.chunk_max_points));
+void Store::seal_head(SeriesState& s, std::size_t n) {
+  const std::span<const Sample> part(s.head.data(), n);
+  auto buf = std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part));
+  ChunkRef ref{part.front().ts,
+               part.back().ts,
+               static_cast<std::uint32_t>(part.size()),
+               precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)),
+               0,
+               0,
+               buf,
+               std::span<const std::uint8_t>(*buf)};
+  std::lock_guard lk(s.mu);
+  add_chunk(s.chunks, std::move(ref));
+  if (n == s.head.size()) {
+    std::vector<Sample>().swap(s.head);  // give the memory back, not just the size
+    filled_heads_ -= std::min<std::size_t>(filled_heads_, 1);
+  } else {
+    s.head.erase(s.head.begin(), s.head.begin() + static_cast<long>(n));
   }
+}
+
+void Store::seal_long_head(SeriesState& s) {
+  const std::size_t max = options_.chunk_max_points;
+  while (s.head.size() >= max) seal_head(s, max);
+  // Heads shorter than this stay: a chunk of a few points compresses poorly.
+  constexpr std::uint64_t kMinSealed = 16;
+  const std::uint64_t share = std::clamp<std::uint64_t>(
+      options_.head_points_budget / std::max<std::size_t>(filled_heads_, 1), kMinSealed, max);
+  if (s.head.size() >= share) seal_head(s, s.head.size());
 }
 
 std::string Store::refusal_reason(Timestamp newest, Timestamp ts) const {
@@ -379,7 +400,7 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
   if (!accepted.empty()) {
     if (auto st = wal_->append(series, accepted); !st) return st.error();
     insert_head(s, accepted);
-    seal_full_heads(s);
+    seal_long_head(s);
     result.accepted = accepted.size();
   }
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
@@ -393,13 +414,6 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
   std::lock_guard wl(write_mu_);
   AppendResult result;
   // Group the batch by series (stable), so each series is checked and inserted under one lock.
-  std::vector<SeriesState*> states;
-  {
-    std::lock_guard lk(states_mu_);
-    while (states_.size() < n_series) states_.push_back(std::make_unique<SeriesState>());
-    states.reserve(n_series);
-    for (std::size_t i = 0; i < n_series; ++i) states.push_back(states_[i].get());
-  }
   group_count_.resize(n_series + 1);
   std::vector<SeriesId> touched;
   for (const Point& p : points) {
@@ -422,12 +436,18 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
       if (p.series < n_series) grouped[fill[group_count_[p.series]]++] = p;
   }
   for (SeriesId id : touched) group_count_[id] = 0;
+  std::vector<SeriesState*> states(touched.size());  // by group
+  {
+    std::lock_guard lk(states_mu_);
+    while (states_.size() < n_series) states_.push_back(std::make_unique<SeriesState>());
+    for (std::size_t g = 0; g < touched.size(); ++g) states[g] = states_[touched[g]].get();
+  }
   // The window, per series, in arrival order.
   std::size_t kept = 0;
   std::vector<Sample> samples;
   const std::vector<std::uint32_t> bounds = start;
   for (std::size_t g = 0; g < touched.size(); ++g) {
-    SeriesState& s = *states[touched[g]];
+    SeriesState& s = *states[g];
     Timestamp running = s.max_ts;
     for (std::uint32_t i = bounds[g]; i < bounds[g + 1]; ++i) {
       const Point& p = grouped[i];
@@ -455,9 +475,9 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
       samples.clear();
       for (std::uint32_t i = begin; i < end; ++i)
         samples.push_back(Sample{grouped[i].ts, grouped[i].value});
-      SeriesState& s = *states[touched[g]];
+      SeriesState& s = *states[g];
       insert_head(s, samples);
-      seal_full_heads(s);
+      seal_long_head(s);
       begin = end;
     }
     result.accepted = grouped.size();
@@ -558,6 +578,7 @@ Status Store::checkpoint_locked() {
     }
   }
   pending_counter_ = 0;
+  filled_heads_ = 0;
   return wal_->drop_before(*first_kept);
 }
 

@@ -43,6 +43,10 @@ struct StoreOptions {
   std::size_t chunk_max_points = 8192;
   std::uint64_t checkpoint_wal_bytes = 256ull
                                        << 20;  // seal everything when the WAL grows past this
+  // Raw points (16 bytes each) all heads together may hold: a head is sealed into a compressed
+  // in-memory chunk (written at the next checkpoint) once it holds its share of the budget,
+  // budget / series with points in their heads (at least 16, at most chunk_max_points).
+  std::uint64_t head_points_budget = 1u << 20;
   std::vector<RetentionRule> retention;
   const Clock* clock = nullptr;  // defaults to the system clock
 };
@@ -140,7 +144,10 @@ class Store {
   const SeriesState* state_if(SeriesId id) const;
   Status load_chunks();
   void insert_head(SeriesState& s, std::span<const Sample> samples);
-  void seal_full_heads(SeriesState& s);  // REQUIRES: write_mu_ held
+  // Seals the first n points of a head into a pending chunk. REQUIRES: write_mu_ held.
+  void seal_head(SeriesState& s, std::size_t n);
+  // Seals what a head holds beyond chunk_max_points or its share of the head budget.
+  void seal_long_head(SeriesState& s);  // REQUIRES: write_mu_ held
   std::string refusal_reason(Timestamp newest, Timestamp ts) const;
   Status checkpoint_locked();
   // Chunks of one series to retire, and what replaces them: samples to encode anew and
@@ -176,6 +183,9 @@ class Store {
   mutable std::mutex states_mu_;
   std::vector<std::unique_ptr<SeriesState>> states_;
   std::uint64_t pending_counter_ = 0;
+  // Heads holding points (an upper bound: deletions do not lower it; a checkpoint resets it).
+  // Under write_mu_.
+  std::size_t filled_heads_ = 0;
   std::vector<std::uint32_t> group_count_;  // append(points) scratch, all zero between calls
 };
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/container/deque.hpp>
 #include <charconv>
 #include <deque>
 #include <map>
@@ -127,8 +128,10 @@ struct Session {
   std::uint32_t expiry_s = 0;
   SteadyClock::time_point offline_since{};
   std::vector<SessionSubscription> subscriptions;
-  std::deque<Outgoing> queue;     // not sent yet
-  std::deque<Outgoing> inflight;  // sent, awaiting PUBACK
+  // boost's deque allocates nothing while empty (std::deque allocates a 512-byte block at once):
+  // most of 10,000 sessions hold no message most of the time.
+  boost::container::deque<Outgoing> queue;     // not sent yet
+  boost::container::deque<Outgoing> inflight;  // sent, awaiting PUBACK
   std::uint16_t next_packet_id = 1;
   std::uint16_t client_receive_maximum = 65535;
   std::uint32_t client_max_packet = kMaxRemainingLength;
@@ -158,8 +161,11 @@ struct MqttEndpoint::State : std::enable_shared_from_this<MqttEndpoint::State> {
   void refuse(std::string_view who, std::string_view why) {
     if (refusal_handler) refusal_handler(who, why);
   }
+  // Drops persistent sessions offline past their expiry; a scan at most every 100 ms (it visits
+  // every session, and 10,000 devices connecting at once would make that quadratic).
   // REQUIRES: mutex held.
   void expire_sessions_locked();
+  SteadyClock::time_point next_expiry_scan;  // GUARDED_BY(mutex)
   void wake(const std::shared_ptr<Session>& session);  // REQUIRES: mutex held
 
   asio::io_context& io;
@@ -201,6 +207,13 @@ std::string session_key(std::string_view device, std::string_view client) {
   key += '\0';
   key += client;
   return key;
+}
+
+// One JSON parser an I/O thread, not one a connection: a simdjson parser holds about 8 KiB, which
+// 10,000 mostly idle connections would multiply.
+JsonTelemetryDecoder& json_decoder() {
+  thread_local JsonTelemetryDecoder decoder;
+  return decoder;
 }
 }  // namespace
 
@@ -521,34 +534,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void submit_pending();
   void deliver_will();
 
+  // Packets are encoded one after another into out_; one write sends all that gathered while the
+  // previous one was in flight (the PUBACKs of a group commit leave in one system call).
   void send(const Packet& p) {
     if (closed_) return;
-    std::vector<std::uint8_t> bytes;
-    if (const Status st = encode(p, version_, bytes); !st) {
+    const std::size_t before = out_.size();
+    if (const Status st = encode(p, version_, out_); !st) {
       S().refuse(who(), "not sent: " + st.error().message);
       return;
     }
-    S().counters.bytes_sent += bytes.size();
-    out_.push_back(std::move(bytes));
+    S().counters.bytes_sent += out_.size() - before;
     if (!writing_) write();
   }
 
   void write() {
     writing_ = true;
+    out_.swap(sending_);
     asio::async_write(
-        socket_, asio::buffer(out_.front()),
+        socket_, asio::buffer(sending_),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
           self->writing_ = false;
-          if (self->closed_) {
-            // close() left the buffer being written in place; it can go now.
-            self->out_.clear();
-            return;
-          }
+          if (self->closed_) return;
           if (ec) {
             self->close(true);
             return;
           }
-          self->out_.pop_front();
+          self->sending_.clear();
+          // A large message grew the buffer: give the memory back.
+          if (self->sending_.capacity() > 16384) self->sending_.shrink_to_fit();
           if (!self->out_.empty()) {
             self->write();
           } else if (self->closing_) {
@@ -582,7 +595,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   std::vector<std::uint8_t> in_;
   std::size_t in_begin_ = 0;
-  std::deque<std::vector<std::uint8_t>> out_;
+  std::vector<std::uint8_t> out_;      // encoded, not written yet
+  std::vector<std::uint8_t> sending_;  // what the write in flight sends (kept until it completes)
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;
@@ -600,10 +614,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SteadyClock::time_point last_activity_;
   std::shared_ptr<Session> session_;
   std::vector<std::string> aliases_;
-  std::deque<Slot> acks_;
+  boost::container::deque<Slot> acks_;  // allocates nothing while empty
   std::uint64_t first_slot_ = 0;
   std::uint64_t qos0_count_ = 0;
-  JsonTelemetryDecoder decoder_;
   // A message submit() did not take yet (back-pressure), with its completion.
   std::optional<pipeline::TelemetryMessage> pending_;
   pipeline::Completion pending_done_;
@@ -932,7 +945,7 @@ void Connection::on(Publish& p) {
 }
 
 void Connection::ingest(const Publish& p, std::uint64_t slot) {
-  auto decoded = decoder_.decode(p.payload);
+  auto decoded = json_decoder().decode(p.payload);
   if (!decoded.ok()) {
     S().counters.payloads_quarantined++;
     S().sink.quarantine(pipeline::Transport::mqtt, device_id_, p.payload,
@@ -1178,8 +1191,7 @@ void Connection::close(bool use_will) {
   retry_timer_.cancel();
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  // A write in progress still reads out_.front(): its completion frees the queue.
-  if (!writing_) out_.clear();
+  out_.clear();  // not sending_: a write in flight may still read it
   pending_.reset();
   pending_done_ = nullptr;
   if (use_will && connected_ && will_) deliver_will();
@@ -1210,7 +1222,7 @@ void Connection::deliver_will() {
     return;
   }
   if (c.kind != TopicKind::telemetry) return;
-  auto decoded = decoder_.decode(w.payload);
+  auto decoded = json_decoder().decode(w.payload);
   if (!decoded.ok()) {
     S().counters.payloads_quarantined++;
     S().sink.quarantine(pipeline::Transport::mqtt, device_id_, w.payload,
@@ -1270,6 +1282,8 @@ void MqttEndpoint::State::accept() {
 
 void MqttEndpoint::State::expire_sessions_locked() {
   const auto now = SteadyClock::now();
+  if (now < next_expiry_scan) return;
+  next_expiry_scan = now + std::chrono::milliseconds(100);
   for (auto it = sessions.begin(); it != sessions.end();) {
     const Session& s = *it->second;
     if (s.connection.expired() && s.persistent &&

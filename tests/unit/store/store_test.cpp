@@ -583,6 +583,46 @@ TEST(Store, CheckpointsWhenTheWalGrows) {
   EXPECT_TRUE(same_samples(read_all(*store, 0), all));
 }
 
+// Many series: a head is sealed into a compressed in-memory chunk once it holds its share of the
+// head budget (1000 / 41 series = 24 points), so the heads together stay within the budget; a
+// short head stays. Every point is still read back, before and after a reopen (from the WAL).
+TEST(Store, HeadsBeyondTheBudgetAreSealedInMemory) {
+  ScratchDir dir;
+  auto options = test_options();
+  options.head_points_budget = 1000;
+  std::map<SeriesId, std::vector<Sample>> all;
+  {
+    auto store = open_store(dir.path(), options);
+    std::vector<SeriesId> ids;
+    for (int i = 0; i < 40; ++i)
+      ids.push_back(must_resolve(*store, series_key("d" + std::to_string(i), "m")));
+    const SeriesId quiet = must_resolve(*store, series_key("quiet", "m"));
+    must_append(*store, quiet, regular(kT0, kS, 5));
+    all[quiet] = regular(kT0, kS, 5);
+    for (int round = 0; round < 30; ++round) {
+      std::vector<Point> batch;
+      for (SeriesId id : ids) {
+        for (int k = 0; k < 10; ++k) {
+          const Sample x{kT0 + (round * 10 + k) * kS, round * 100.0 + k + id};
+          batch.push_back(Point{id, x.ts, x.value});
+          all[id].push_back(x);
+        }
+      }
+      must_append(*store, batch);
+      EXPECT_LE(store->stats().head_points, 1000u) << "round " << round;
+    }
+    const auto st = store->stats();
+    EXPECT_EQ(st.points, 40u * 300u + 5u);
+    EXPECT_GT(st.chunks, 40u) << "long heads were sealed, each more than once";
+    EXPECT_TRUE(files_with_extension(dir.path() / "chunks", ".chunks").empty())
+        << "sealing for memory writes no file: the next checkpoint does";
+    for (const auto& [id, samples] : all) EXPECT_TRUE(same_samples(read_all(*store, id), samples));
+    EXPECT_EQ(store->snapshot(quiet).head.size(), 5u) << "a head of 5 points is not sealed";
+  }
+  auto store = open_store(dir.path(), options);
+  for (const auto& [id, samples] : all) EXPECT_TRUE(same_samples(read_all(*store, id), samples));
+}
+
 TEST(Store, EveryFsyncPolicy) {
   for (FsyncPolicy policy : {FsyncPolicy::every_batch, FsyncPolicy::interval, FsyncPolicy::off}) {
     SCOPED_TRACE(static_cast<int>(policy));
