@@ -162,7 +162,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   }
   for (SeriesId id = 0; id < st->registry_->size(); ++id) {
     auto& s = st->state(id);
-    st->seal_long_head(s);
+    st->seal_full_heads(s);
   }
   for (const auto& l : st->lost_) {
     spdlog::error("store: lost {} {} .. {} ({} points): {}",
@@ -266,18 +266,19 @@ Status Store::load_chunks() {
 
 void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
   std::lock_guard lk(s.mu);
-  if (s.head.empty() && !samples.empty()) ++filled_heads_;
   for (const Sample& x : samples) {
     if (s.head.empty() || x.ts > s.head.back().ts) {
       s.head.push_back(x);
     } else {
       auto it = std::lower_bound(s.head.begin(), s.head.end(), x.ts,
                                  [](const Sample& a, Timestamp t) { return a.ts < t; });
-      if (it != s.head.end() && it->ts == x.ts)
+      if (it != s.head.end() && it->ts == x.ts) {
         it->value = x.value;
-      else
-        s.head.insert(it, x);
+        continue;
+      }
+      s.head.insert(it, x);
     }
+    ++head_points_;
     s.max_ts = std::max(s.max_ts, x.ts);
   }
 }
@@ -295,22 +296,37 @@ void Store::seal_head(SeriesState& s, std::size_t n) {
                std::span<const std::uint8_t>(*buf)};
   std::lock_guard lk(s.mu);
   add_chunk(s.chunks, std::move(ref));
-  if (n == s.head.size()) {
+  if (n == s.head.size())
     std::vector<Sample>().swap(s.head);  // give the memory back, not just the size
-    filled_heads_ -= std::min<std::size_t>(filled_heads_, 1);
-  } else {
+  else
     s.head.erase(s.head.begin(), s.head.begin() + static_cast<long>(n));
-  }
+  head_points_ -= std::min<std::uint64_t>(head_points_, n);
 }
 
-void Store::seal_long_head(SeriesState& s) {
-  const std::size_t max = options_.chunk_max_points;
-  while (s.head.size() >= max) seal_head(s, max);
-  // Heads shorter than this stay: a chunk of a few points compresses poorly.
-  constexpr std::uint64_t kMinSealed = 16;
-  const std::uint64_t share = std::clamp<std::uint64_t>(
-      options_.head_points_budget / std::max<std::size_t>(filled_heads_, 1), kMinSealed, max);
-  if (s.head.size() >= share) seal_head(s, s.head.size());
+void Store::seal_full_heads(SeriesState& s) {
+  while (s.head.size() >= options_.chunk_max_points) seal_head(s, options_.chunk_max_points);
+}
+
+void Store::sweep_heads() {
+  if (!sweep_next_) {
+    if (head_points_ < swept_head_points_ + options_.head_points_budget) return;
+    sweep_next_ = 0;
+  }
+  constexpr std::size_t kMinSealed = 16;         // a chunk of a few points compresses poorly
+  constexpr std::uint64_t kStepPoints = 65'536;  // sealed by one append, at most about this
+  std::lock_guard lk(states_mu_);
+  std::uint64_t sealed = 0;
+  SeriesId& id = *sweep_next_;
+  for (; id < states_.size() && sealed < kStepPoints; ++id) {
+    SeriesState& s = *states_[id];
+    if (s.head.size() < kMinSealed) continue;
+    sealed += s.head.size();
+    seal_head(s, s.head.size());
+  }
+  if (id == states_.size()) {
+    sweep_next_.reset();
+    swept_head_points_ = head_points_;
+  }
 }
 
 std::string Store::refusal_reason(Timestamp newest, Timestamp ts) const {
@@ -400,12 +416,13 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
   if (!accepted.empty()) {
     if (auto st = wal_->append(series, accepted); !st) return st.error();
     insert_head(s, accepted);
-    seal_long_head(s);
+    seal_full_heads(s);
     result.accepted = accepted.size();
   }
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
     if (auto st = checkpoint_locked(); !st) return st.error();
   }
+  sweep_heads();
   return result;
 }
 
@@ -477,7 +494,7 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
         samples.push_back(Sample{grouped[i].ts, grouped[i].value});
       SeriesState& s = *states[g];
       insert_head(s, samples);
-      seal_long_head(s);
+      seal_full_heads(s);
       begin = end;
     }
     result.accepted = grouped.size();
@@ -485,6 +502,7 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
     if (auto st = checkpoint_locked(); !st) return st.error();
   }
+  sweep_heads();
   return result;
 }
 
@@ -578,7 +596,8 @@ Status Store::checkpoint_locked() {
     }
   }
   pending_counter_ = 0;
-  filled_heads_ = 0;
+  head_points_ = swept_head_points_ = 0;
+  sweep_next_.reset();
   return wal_->drop_before(*first_kept);
 }
 

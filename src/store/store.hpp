@@ -43,9 +43,10 @@ struct StoreOptions {
   std::size_t chunk_max_points = 8192;
   std::uint64_t checkpoint_wal_bytes = 256ull
                                        << 20;  // seal everything when the WAL grows past this
-  // Raw points (16 bytes each) all heads together may hold: a head is sealed into a compressed
-  // in-memory chunk (written at the next checkpoint) once it holds its share of the budget,
-  // budget / series with points in their heads (at least 16, at most chunk_max_points).
+  // Raw points (16 bytes each) the heads may gather before a sweep seals every head of 16 points
+  // or more into a compressed in-memory chunk (written at the next checkpoint). Bounds memory
+  // with many series; shorter heads stay (they compress poorly). The sweep is spread over the
+  // appends that follow (a bounded number of points each), so no append waits for all of it.
   std::uint64_t head_points_budget = 1u << 20;
   std::vector<RetentionRule> retention;
   const Clock* clock = nullptr;  // defaults to the system clock
@@ -146,8 +147,9 @@ class Store {
   void insert_head(SeriesState& s, std::span<const Sample> samples);
   // Seals the first n points of a head into a pending chunk. REQUIRES: write_mu_ held.
   void seal_head(SeriesState& s, std::size_t n);
-  // Seals what a head holds beyond chunk_max_points or its share of the head budget.
-  void seal_long_head(SeriesState& s);  // REQUIRES: write_mu_ held
+  void seal_full_heads(SeriesState& s);  // REQUIRES: write_mu_ held
+  // Starts or continues the sweep of head_points_budget. REQUIRES: write_mu_ held.
+  void sweep_heads();
   std::string refusal_reason(Timestamp newest, Timestamp ts) const;
   Status checkpoint_locked();
   // Chunks of one series to retire, and what replaces them: samples to encode anew and
@@ -183,9 +185,12 @@ class Store {
   mutable std::mutex states_mu_;
   std::vector<std::unique_ptr<SeriesState>> states_;
   std::uint64_t pending_counter_ = 0;
-  // Heads holding points (an upper bound: deletions do not lower it; a checkpoint resets it).
+  // Points in all heads (an upper bound: deletions do not lower it; a checkpoint resets it),
+  // what they held when the last sweep ended, and the sweep in progress (next series, or none).
   // Under write_mu_.
-  std::size_t filled_heads_ = 0;
+  std::uint64_t head_points_ = 0;
+  std::uint64_t swept_head_points_ = 0;
+  std::optional<SeriesId> sweep_next_;
   std::vector<std::uint32_t> group_count_;  // append(points) scratch, all zero between calls
 };
 
