@@ -28,6 +28,7 @@ using boost::system::error_code;
 
 constexpr std::size_t kDrainBytes = std::size_t{1} << 20;  // read after a closing answer
 constexpr std::chrono::milliseconds kDrainTime{1000};
+constexpr std::size_t kBodyStep = std::size_t{256} << 10;  // a body is read this much at a time
 
 std::string endpoint_text(const tcp::socket& socket) {
   error_code ec;
@@ -182,6 +183,10 @@ class HttpConnection final : public ServerConnection,
 
   void read_body() {
     stream_.expires_after(options().idle_timeout);
+    // Beast reads at most the buffer's free capacity at a time, which the header left at a few
+    // hundred bytes: a large body would take a system call every 2 KiB.
+    const std::size_t want = std::min(parser_->content_length().value_or(kBodyStep), kBodyStep);
+    if (want > buffer_.capacity() - buffer_.size()) buffer_.reserve(buffer_.size() + want);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); });
@@ -198,6 +203,9 @@ class HttpConnection final : public ServerConnection,
       return refuse(bad_request(fmt::format("the request body cannot be read: {}", ec.message())));
     }
     request_.body = std::move(parser_->get().body());
+    // Kept for the connection's next large body (the writers that send them send many); only a
+    // buffer grown beyond the step is given back.
+    if (buffer_.capacity() > kBodyStep && buffer_.size() == 0) buffer_.shrink_to_fit();
     run_handler();
   }
 

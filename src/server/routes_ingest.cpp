@@ -6,7 +6,6 @@
 #include <boost/crc.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <shared_mutex>
 #include <unordered_map>
 
 #include "ingest/json_telemetry.hpp"
@@ -64,35 +63,44 @@ void ingest_json(Services& s, const std::string& device_id, Request& r, Responde
     respond.send(api::service_unavailable(kRetry, "the ingestion queue is full; retry shortly"));
 }
 
-// Series of line-protocol points, shared by every request: one lookup per point on the hot path.
+// Series of line-protocol points: one lookup per point on the hot path. Each HTTP thread keeps
+// its own map ("series text \0 field" -> id), so a lookup takes no lock; series ids never
+// change, so nothing needs invalidating. A thread's map belongs to one cache (one server in the
+// process), told apart by a serial number.
 class LineProtocolSeriesCache {
  public:
   explicit LineProtocolSeriesCache(store::Store& store) : store_(store) {}
   // The series of (series text, field), registering it on first sight.
   Result<SeriesId> resolve(std::string_view series_text, std::string_view field) {
-    key_.assign(series_text);
-    key_ += '\0';
-    key_ += field;
-    {
-      std::shared_lock lock(mu_);
-      if (auto it = ids_.find(key_); it != ids_.end()) return it->second;
+    ThreadMap& local = thread_map_;
+    if (local.owner != serial_) {
+      local.ids.clear();
+      local.owner = serial_;
     }
+    local.key.assign(series_text);
+    local.key += '\0';
+    local.key += field;
+    if (auto it = local.ids.find(local.key); it != local.ids.end()) return it->second;
     auto key = ingest::series_key_for(series_text, field);
     if (!key) return key.error();
     auto id = store_.resolve(*key);
     if (!id) return id.error();
-    std::unique_lock lock(mu_);
-    ids_.emplace(key_, *id);
+    local.ids.emplace(local.key, *id);
     return *id;
   }
 
  private:
+  struct ThreadMap {
+    std::uint64_t owner = 0;
+    std::string key;  // scratch
+    std::unordered_map<std::string, SeriesId> ids;
+  };
+  static inline std::atomic<std::uint64_t> next_serial_{0};
+  static thread_local ThreadMap thread_map_;
   store::Store& store_;
-  std::shared_mutex mu_;
-  std::unordered_map<std::string, SeriesId> ids_;
-  static thread_local std::string key_;
+  const std::uint64_t serial_ = ++next_serial_;
 };
-thread_local std::string LineProtocolSeriesCache::key_;
+thread_local LineProtocolSeriesCache::ThreadMap LineProtocolSeriesCache::thread_map_;
 
 // Collects one request's points; refused lines are quarantined as they come.
 class BatchSink final : public ingest::LineProtocolSink {

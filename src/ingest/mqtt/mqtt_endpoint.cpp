@@ -165,7 +165,7 @@ struct MqttEndpoint::State : std::enable_shared_from_this<MqttEndpoint::State> {
   // every session, and 10,000 devices connecting at once would make that quadratic).
   // REQUIRES: mutex held.
   void expire_sessions_locked();
-  SteadyClock::time_point next_expiry_scan;  // GUARDED_BY(mutex)
+  SteadyClock::time_point next_expiry_scan;            // GUARDED_BY(mutex)
   void wake(const std::shared_ptr<Session>& session);  // REQUIRES: mutex held
 
   asio::io_context& io;
