@@ -71,24 +71,28 @@ unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) 
   std::array<std::uint64_t, 65> by_len{};
   for (std::uint64_t v : values) ++by_len[bit_length(v)];
   const auto n = static_cast<double>(values.size());
+  const double log2_n = std::log2(n);
   unsigned longest = 64;
   while (longest > 0 && by_len[longest] == 0) --longest;
+  // For a shift s, the bit lengths l > s each make a class of their own (k = l − s) and the
+  // lengths l ≤ s make class 0; so the sums over l > s, taken as suffix sums once, price every
+  // shift in constant time: extra = Σ c_l (l − s − 1), entropy = −Σ c_l log2(c_l / n).
+  std::array<double, 66> suffix_count{}, suffix_len{}, suffix_entropy{};
+  for (int l = 64; l >= 0; --l) {
+    const auto c = static_cast<double>(by_len[static_cast<unsigned>(l)]);
+    const auto i = static_cast<unsigned>(l);
+    suffix_count[i] = suffix_count[i + 1] + c;
+    suffix_len[i] = suffix_len[i + 1] + c * l;
+    suffix_entropy[i] = suffix_entropy[i + 1] - (c > 0 ? c * (std::log2(c) - log2_n) : 0.0);
+  }
   double best_estimate = 1e300;
   int guess = 0;
   for (unsigned s = 0; s <= std::min(63u, longest); ++s) {  // wider splits only add raw bits
-    // Classes: k = bit length − s (k ≤ 0 → high part 0); class k holds high parts in
-    // [2^(k−1), 2^k), about k − 1 bits beyond the class (escapes send them raw).
-    std::array<std::uint64_t, 65> cls{};
-    double extra = 0;
-    for (unsigned l = 0; l <= 64; ++l) {
-      if (!by_len[l]) continue;
-      const unsigned k = l > s ? l - s : 0;
-      cls[k] += by_len[l];
-      extra += static_cast<double>(by_len[l]) * (k > 0 ? k - 1 : 0);
-    }
-    double bits = extra + n * s;
-    for (std::uint64_t c : cls)
-      if (c) bits -= static_cast<double>(c) * std::log2(static_cast<double>(c) / n);
+    const double above = suffix_count[s + 1];
+    const double extra = suffix_len[s + 1] - (s + 1.0) * above;
+    const double zero = n - above;  // class 0
+    double bits = extra + n * s + suffix_entropy[s + 1];
+    if (zero > 0) bits -= zero * (std::log2(zero) - log2_n);
     if (bits < best_estimate) {
       best_estimate = bits;
       guess = static_cast<int>(s);
