@@ -40,9 +40,9 @@ inline bool escapable(char c) { return c == ',' || c == ' ' || c == '='; }
 // every x86-64 has; the rest a byte at a time.
 inline const char* skip_plain(const char* p, const char* end) {
 #if defined(__SSE2__)
-  const __m128i comma = _mm_set1_epi8(','), space = _mm_set1_epi8(' '),
-                equals = _mm_set1_epi8('='), backslash = _mm_set1_epi8('\\'),
-                newline = _mm_set1_epi8('\n'), ret = _mm_set1_epi8('\r');
+  const __m128i comma = _mm_set1_epi8(','), space = _mm_set1_epi8(' '), equals = _mm_set1_epi8('='),
+                backslash = _mm_set1_epi8('\\'), newline = _mm_set1_epi8('\n'),
+                ret = _mm_set1_epi8('\r');
   while (end - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i hit = _mm_or_si128(
