@@ -117,7 +117,7 @@ Result<std::unique_ptr<StrataServer>> start_strata(const fs::path& work, const s
         << "[modbus]\nenabled = false\n[store]\nfsync = \"" << fsync << "\"\n";
     if (broker_port != 0)
       out << "[mqtt_connector]\nurl = \"mqtt://127.0.0.1:" << broker_port << "\"\n"
-          << "client_id = \"strata-bench\"\n"
+          << "client_id = \"strata-bench\"\nsessions = 2\n"
           << "[[mqtt_connector.routes]]\npattern = \"strata/{device}/telemetry\"\n";
   }
   const std::string self = fs::read_symlink("/proc/self/exe").string();

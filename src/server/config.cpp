@@ -195,6 +195,7 @@ std::vector<Key> keys(ServerConfig& c, std::string& data_dir) {
       duration("mqtt_connector.session_expiry", c.connector.session_expiry),
       duration("mqtt_connector.keep_alive", c.connector.keep_alive),
       integer("mqtt_connector.receive_maximum", c.connector.receive_maximum, 1, 65535),
+      integer("mqtt_connector.sessions", c.connector.sessions, 1, 16),
       boolean("mqtt_connector.sparkplug", c.connector.sparkplug),
       duration("sparkplug.rebirth_interval", c.sparkplug_rebirth_interval),
       text("sparkplug.host_id", c.sparkplug_host_id),
@@ -312,6 +313,10 @@ Result<ServerConfig> parse_config(std::string_view toml_text, const std::vector<
         errors.push_back(name + ": " + *err);
     }
   }
+  if (c.connector.sessions > 1 && c.connector.share_group.empty())
+    errors.push_back(
+        "mqtt_connector.sessions: more than one session needs a share_group (without one, every "
+        "session would receive every message)");
   if (!errors.empty()) {
     std::string msg = "configuration: " + errors.front();
     for (std::size_t i = 1; i < errors.size(); ++i) msg += "; " + errors[i];

@@ -65,6 +65,9 @@ struct ServerConfig {
     Timestamp session_expiry = 3600 * kMicrosPerSecond;
     Timestamp keep_alive = 30 * kMicrosPerSecond;
     std::uint16_t receive_maximum = 256;
+    // MQTT sessions this node holds in the share group: the broker spreads the messages over
+    // them, each with its own receive_maximum in flight (client ids client_id, client_id-2, ...).
+    unsigned sessions = 1;
     std::vector<std::pair<std::string, std::string>> routes;  // (pattern, device template)
     bool sparkplug = false;  // also a Sparkplug B primary host on the broker
     // "{group}/{edge}" or "{group}/{edge}/{device}" → registry device id

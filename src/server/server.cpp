@@ -95,7 +95,7 @@ struct Server::Parts {
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<ingest::mqtt::MqttEndpoint> mqtt;
   std::unique_ptr<SparkplugBridge> sparkplug;
-  std::shared_ptr<ingest::mqtt_connector::MqttConnector> connector;
+  std::vector<std::shared_ptr<ingest::mqtt_connector::MqttConnector>> connectors;  // a session each
   std::unique_ptr<ingest::CoapServer> coap;
   std::mutex modbus_mu;
   std::unique_ptr<ingest::ModbusPoller> modbus;
@@ -254,10 +254,16 @@ Status Server::Parts::start_listeners() {
     co.on_sparkplug_event = [](const ingest::sparkplug::HostEvent& e) {
       spdlog::info("sparkplug (broker): {}/{}: {}", e.group_id, e.edge_node_id, e.detail);
     };
-    auto c = ingest::mqtt_connector::MqttConnector::create(io, co, *pipeline, clock);
-    if (!c) return start_error("MQTT connector", c.error());
-    connector = std::move(*c);
-    connector->start();
+    for (unsigned i = 1; i <= cc.sessions; ++i) {
+      if (i > 1) {
+        co.client_id = cc.client_id + "-" + std::to_string(i);
+        co.sparkplug.reset();  // a primary host sees every message of its edge nodes: one session
+      }
+      auto c = ingest::mqtt_connector::MqttConnector::create(io, co, *pipeline, clock);
+      if (!c) return start_error("MQTT connector", c.error());
+      connectors.push_back(std::move(*c));
+      connectors.back()->start();
+    }
   }
   if (config.http.enabled) {
     api::HttpServerOptions ho;
@@ -391,16 +397,21 @@ void Server::Parts::register_metrics() {
       return static_cast<double>(mqtt->stats().connections_active);
     });
   }
-  if (connector) {
-    metrics.callback_counter("strata_mqtt_connector_messages_total",
-                             "Messages received from the external broker.",
-                             [this] { return static_cast<double>(connector->stats().messages); });
-    metrics.callback_counter("strata_mqtt_connector_acked_total",
-                             "PUBACKs sent to the external broker once durable.",
-                             [this] { return static_cast<double>(connector->stats().acked); });
-    metrics.callback_counter(
-        "strata_mqtt_connector_errors_total", "Connections to the external broker that failed.",
-        [this] { return static_cast<double>(connector->stats().connection_errors); });
+  if (!connectors.empty()) {
+    auto connector_counter = [&](const char* name, const char* help, auto member) {
+      metrics.callback_counter(name, help, [this, member] {
+        double sum = 0;
+        for (const auto& c : connectors) sum += static_cast<double>(c->stats().*member);
+        return sum;
+      });
+    };
+    using Stats = ingest::mqtt_connector::MqttConnectorStats;
+    connector_counter("strata_mqtt_connector_messages_total",
+                      "Messages received from the external broker.", &Stats::messages);
+    connector_counter("strata_mqtt_connector_acked_total",
+                      "PUBACKs sent to the external broker once durable.", &Stats::acked);
+    connector_counter("strata_mqtt_connector_errors_total",
+                      "Connections to the external broker that failed.", &Stats::connection_errors);
   }
   if (coap) {
     metrics.callback_counter("strata_coap_requests_total", "CoAP requests.",
@@ -460,7 +471,7 @@ void Server::Parts::stop() {
     if (modbus) modbus->stop();
   }
   if (coap) coap->stop();
-  if (connector) connector->stop();
+  for (const auto& c : connectors) c->stop();
   if (mqtt) mqtt->stop();
   if (sparkplug) sparkplug->stop();
   if (http) http->stop();

@@ -2,6 +2,7 @@
 // 127.0.0.1 with a free port, fed by mosquitto_pub and by Eclipse Tahu's Sparkplug client (node).
 //  - Flood: 20,000 numbered QoS 1 messages through a shared subscription, a sink that refuses
 //    every 50th submit (back-pressure); every number must arrive (duplicates counted apart).
+//  - Two sessions in one share group split a flood between them and miss nothing.
 //  - Redelivery: a sink that never completes; the connector is stopped and a new one started with
 //    the same client id: the messages delivered but not completed arrive again, and all others too.
 //  - Sparkplug: NBIRTH/DBIRTH/DDATA from Tahu reach the sink by metric name; a forced seq gap
@@ -375,6 +376,29 @@ TEST(MqttConnector, EveryMessageOfAFloodArrivesDespiteBackPressure) {
       "flood: %d QoS 1 messages in %.2f s (%.0f msg/s), %zu duplicates, %zu refused "
       "submits\n",
       kMessages, seconds, kMessages / seconds, duplicates, sink.rejected());
+}
+
+// Two sessions of one node in the share group (the server's mqtt_connector.sessions = 2): the
+// broker spreads the flood over both, and together they take every message.
+TEST(MqttConnector, TwoSessionsOfOneShareGroupSplitAFlood) {
+  Mosquitto broker;
+  REQUIRE_BROKER(broker);
+  constexpr int kMessages = 4'000;
+  TestSink sink;
+  RunningConnector first(json_options(broker, "strata-split"), sink);
+  RunningConnector second(json_options(broker, "strata-split-2"), sink);
+  ASSERT_TRUE(wait_until(
+      [&] { return first->stats().subscribed >= 1 && second->stats().subscribed >= 1; }, 10'000ms))
+      << first.errors() << second.errors();
+  ASSERT_EQ(publish_numbers(broker, 0, kMessages, "plant/a/l1/press-1/telemetry"), 0);
+  ASSERT_TRUE(wait_until([&] { return sink.numbers().size() == kMessages; }, 60'000ms))
+      << sink.numbers().size() << " of " << kMessages << " numbers arrived\n"
+      << first.errors() << second.errors();
+  EXPECT_GT(first->stats().messages, 0u);
+  EXPECT_GT(second->stats().messages, 0u);
+  EXPECT_EQ(first->stats().messages + second->stats().messages,
+            static_cast<std::uint64_t>(kMessages))
+      << "each message went to one session of the group, once";
 }
 
 TEST(MqttConnector, MessagesNotCompletedAreRedeliveredAfterARestart) {

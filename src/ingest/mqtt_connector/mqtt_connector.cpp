@@ -89,7 +89,9 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
   bool paused = false;  // back-pressure: a message waits in `blocked`
   std::vector<std::uint8_t> in;
   std::size_t in_start = 0, in_end = 0;
-  std::deque<std::vector<std::uint8_t>> out;
+  // Packets are encoded one after another into `out`; one write sends all that gathered while
+  // the previous write (`sending`) was in flight: the PUBACKs of a group commit leave together.
+  std::vector<std::uint8_t> out, sending;
   std::deque<PendingAck> acks;
   std::uint64_t acks_base = 0;  // sequence number of acks.front()
   std::optional<Blocked> blocked;
@@ -450,22 +452,21 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
   }
 
   void send(const mqtt::Packet& packet) {
-    std::vector<std::uint8_t> bytes;
-    if (auto st = mqtt::encode(packet, mqtt::Version::v5, bytes); !st) {
+    if (auto st = mqtt::encode(packet, mqtt::Version::v5, out); !st) {
       report("MQTT connector could not encode a " +
              std::string(mqtt::packet_name(mqtt::type_of(packet))) + ": " + st.error().message);
       return;
     }
-    out.push_back(std::move(bytes));
     write_next();
   }
 
   void write_next() {
     if (writing || out.empty()) return;
     writing = true;
+    out.swap(sending);
     const std::uint64_t gen = generation;
     asio::async_write(
-        socket, asio::buffer(out.front()),
+        socket, asio::buffer(sending),
         [self = shared_from_this(), gen](const boost::system::error_code& ec, std::size_t) {
           if (gen != self->generation) return;
           self->writing = false;
@@ -473,7 +474,7 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
             self->fail("cannot write to the MQTT broker: " + ec.message());
             return;
           }
-          self->out.pop_front();
+          self->sending.clear();
           if (self->out.empty() && self->closing) {
             self->close_connection();
             return;
@@ -511,6 +512,7 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
     in.clear();
     in_start = in_end = 0;
     out.clear();
+    sending.clear();  // keeps its storage: a write the close aborted may still point into it
     acks_base += acks.size();
     acks.clear();
     blocked.reset();

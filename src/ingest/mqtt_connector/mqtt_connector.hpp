@@ -1,7 +1,8 @@
 #pragma once
 // MqttConnector: Strata as a subscriber of the plant's existing MQTT broker (its "unified
-// namespace"). It holds one MQTT 5 session per Strata node, subscribes with a shared subscription
-// ($share/{share_group}/{filter}) so that the nodes of a cluster share the load, and hands each
+// namespace"). It holds one MQTT 5 session (a node may run several: mqtt_connector.sessions),
+// subscribes with a shared subscription ($share/{share_group}/{filter}) so that the sessions of
+// every node of a cluster share the load, and hands each
 // message to the pipeline. A QoS 1 message is acknowledged (PUBACK) only after the pipeline's
 // Completion for it, i.e. once it is durable — libmosquitto and Paho acknowledge on receipt, so
 // the connector is its own client on Boost.Asio with Strata's MQTT codec (ingest/mqtt/).

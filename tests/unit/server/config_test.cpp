@@ -39,6 +39,7 @@ device_rate_limit = 500
 url = "mqtt://127.0.0.1:1884"
 client_id = "strata-a"
 sparkplug = true
+sessions = 3
 [[mqtt_connector.routes]]
 pattern = "plant/{site}/{line}/{device}/telemetry"
 [mqtt_connector.sparkplug_device_ids]
@@ -60,6 +61,7 @@ pattern = "plant/{site}/{line}/{device}/telemetry"
   EXPECT_EQ(c->device_rate_limit, 500);
   EXPECT_EQ(c->connector.url, "mqtt://127.0.0.1:1884");
   EXPECT_TRUE(c->connector.sparkplug);
+  EXPECT_EQ(c->connector.sessions, 3u);
   ASSERT_EQ(c->connector.routes.size(), 1u);
   EXPECT_EQ(c->connector.routes[0].second, "{device}");
   ASSERT_EQ(c->connector.sparkplug_device_ids.size(), 1u);
@@ -91,6 +93,12 @@ TEST(Config, MistakesAreRefusedWithTheKeyAndWhatItExpects) {
   auto retention = parse_config("[[store.retention]]\nmatch = \"site=a\"\n");
   ASSERT_FALSE(retention);
   EXPECT_NE(retention.error().message.find("store.retention[0]"), std::string::npos);
+  auto unshared = parse_config("[mqtt_connector]\nshare_group = \"\"\nsessions = 2\n");
+  ASSERT_FALSE(unshared);
+  EXPECT_NE(unshared.error().message.find("mqtt_connector.sessions: more than one session needs "
+                                          "a share_group"),
+            std::string::npos)
+      << unshared.error().message;
 }
 
 }  // namespace
