@@ -4,13 +4,15 @@
 #include <atomic>
 #include <boost/beast/zlib/inflate_stream.hpp>
 #include <boost/crc.hpp>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <unordered_map>
+#include <optional>
 
 #include "ingest/json_telemetry.hpp"
 #include "ingest/line_protocol.hpp"
 #include "server/route_helpers.hpp"
+#include "server/series_id_table.hpp"
 #include "server/services.hpp"
 
 namespace strata::server {
@@ -64,15 +66,15 @@ void ingest_json(Services& s, const std::string& device_id, Request& r, Responde
 }
 
 // Series of line-protocol points: one lookup per point on the hot path. Each HTTP thread keeps
-// its own map ("series text \0 field" -> id), so a lookup takes no lock; series ids never
-// change, so nothing needs invalidating. A thread's map belongs to one cache (one server in the
+// its own table ("series text \0 field" -> id), so a lookup takes no lock; series ids never
+// change, so nothing needs invalidating. A thread's table belongs to one cache (one server in the
 // process), told apart by a serial number.
 class LineProtocolSeriesCache {
  public:
   explicit LineProtocolSeriesCache(store::Store& store) : store_(store) {}
   // The series of (series text, field), registering it on first sight.
   Result<SeriesId> resolve(std::string_view series_text, std::string_view field) {
-    ThreadMap& local = thread_map_;
+    ThreadTable& local = thread_table_;
     if (local.owner != serial_) {
       local.ids.clear();
       local.owner = serial_;
@@ -80,27 +82,28 @@ class LineProtocolSeriesCache {
     local.key.assign(series_text);
     local.key += '\0';
     local.key += field;
-    if (auto it = local.ids.find(local.key); it != local.ids.end()) return it->second;
+    const std::uint64_t h = SeriesIdTable::hash(local.key);
+    if (auto id = local.ids.find(local.key, h)) return *id;
     auto key = ingest::series_key_for(series_text, field);
     if (!key) return key.error();
     auto id = store_.resolve(*key);
     if (!id) return id.error();
-    local.ids.emplace(local.key, *id);
+    local.ids.insert(local.key, h, *id);
     return *id;
   }
 
  private:
-  struct ThreadMap {
+  struct ThreadTable {
     std::uint64_t owner = 0;
     std::string key;  // scratch
-    std::unordered_map<std::string, SeriesId> ids;
+    SeriesIdTable ids;
   };
   static inline std::atomic<std::uint64_t> next_serial_{0};
-  static thread_local ThreadMap thread_map_;
+  static thread_local ThreadTable thread_table_;
   store::Store& store_;
   const std::uint64_t serial_ = ++next_serial_;
 };
-thread_local LineProtocolSeriesCache::ThreadMap LineProtocolSeriesCache::thread_map_;
+thread_local LineProtocolSeriesCache::ThreadTable LineProtocolSeriesCache::thread_table_;
 
 // Collects one request's points; refused lines are quarantined as they come.
 class BatchSink final : public ingest::LineProtocolSink {
