@@ -183,6 +183,9 @@ void Pipeline::run(Shard& shard) {
       }
     }
     process(shard, items);
+    // Sealing heads over the budget after the writers have their answers: their next requests
+    // are decoded while this worker encodes.
+    deps_.store.sweep_heads();
     items.clear();
   }
 }

@@ -129,6 +129,7 @@ Status Server::Parts::start() {
   so.fsync_interval_us = config.fsync_interval;
   so.out_of_order_window_us = config.out_of_order_window;
   so.chunk_max_points = config.chunk_points;
+  so.sweep_in_append = false;  // the pipeline's shard workers sweep after answering (below)
   so.retention = config.retention;
   so.clock = &clock;
   auto st = store::Store::open(config.data_dir / "store", so);

@@ -308,6 +308,11 @@ void Store::seal_full_heads(SeriesState& s) {
 }
 
 void Store::sweep_heads() {
+  std::lock_guard wl(write_mu_);
+  sweep_heads_locked();
+}
+
+void Store::sweep_heads_locked() {
   if (!sweep_next_) {
     if (head_points_ < swept_head_points_ + options_.head_points_budget) return;
     sweep_next_ = 0;
@@ -422,7 +427,7 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
     if (auto st = checkpoint_locked(); !st) return st.error();
   }
-  sweep_heads();
+  if (options_.sweep_in_append) sweep_heads_locked();
   return result;
 }
 
@@ -502,7 +507,7 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
     if (auto st = checkpoint_locked(); !st) return st.error();
   }
-  sweep_heads();
+  if (options_.sweep_in_append) sweep_heads_locked();
   return result;
 }
 

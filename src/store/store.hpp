@@ -48,6 +48,9 @@ struct StoreOptions {
   // with many series; shorter heads stay (they compress poorly). The sweep is spread over the
   // appends that follow (a bounded number of points each), so no append waits for all of it.
   std::uint64_t head_points_budget = 1u << 20;
+  // false: append() leaves the sweep to the caller's sweep_heads(), e.g. after it answered the
+  // writers, so that their next requests are parsed while it encodes.
+  bool sweep_in_append = true;
   std::vector<RetentionRule> retention;
   const Clock* clock = nullptr;  // defaults to the system clock
 };
@@ -121,6 +124,9 @@ class Store {
   Result<AppendResult> append(SeriesId series, std::span<const Sample> samples);
   Result<AppendResult> append(std::span<const Point> points);
   Status sync();
+  // Continues the head sweep (StoreOptions::head_points_budget) by a bounded step, when one is
+  // due; append() does it itself unless StoreOptions::sweep_in_append is false.
+  void sweep_heads();
   // Seals every head into a chunk file, then drops the WAL: on return every point is in
   // sealed, checksummed, fsynced chunk files.
   Status checkpoint();
@@ -148,8 +154,7 @@ class Store {
   // Seals the first n points of a head into a pending chunk. REQUIRES: write_mu_ held.
   void seal_head(SeriesState& s, std::size_t n);
   void seal_full_heads(SeriesState& s);  // REQUIRES: write_mu_ held
-  // Starts or continues the sweep of head_points_budget. REQUIRES: write_mu_ held.
-  void sweep_heads();
+  void sweep_heads_locked();             // REQUIRES: write_mu_ held
   std::string refusal_reason(Timestamp newest, Timestamp ts) const;
   Status checkpoint_locked();
   // Chunks of one series to retire, and what replaces them: samples to encode anew and

@@ -625,6 +625,28 @@ TEST(Store, HeadsBeyondTheBudgetAreSealedInMemory) {
   for (const auto& [id, samples] : all) EXPECT_TRUE(same_samples(read_all(*store, id), samples));
 }
 
+// With sweep_in_append off, appends leave the heads as they are; the caller's sweep_heads()
+// seals them (the server's shard workers call it after answering the writers).
+TEST(Store, TheSweepCanBeLeftToTheCaller) {
+  ScratchDir dir;
+  auto options = test_options();
+  options.head_points_budget = 100;
+  options.sweep_in_append = false;
+  auto store = open_store(dir.path(), options);
+  std::vector<SeriesId> ids;
+  for (int i = 0; i < 10; ++i)
+    ids.push_back(must_resolve(*store, series_key("d" + std::to_string(i), "m")));
+  for (SeriesId id : ids) must_append(*store, id, regular(kT0, kS, 50));
+  EXPECT_EQ(store->stats().head_points, 500u) << "append did not sweep";
+  EXPECT_EQ(store->stats().chunks, 0u);
+  store->sweep_heads();
+  EXPECT_EQ(store->stats().head_points, 0u);
+  EXPECT_EQ(store->stats().chunks, 10u);
+  store->sweep_heads();  // nothing due: nothing changes
+  EXPECT_EQ(store->stats().chunks, 10u);
+  for (SeriesId id : ids) EXPECT_TRUE(same_samples(read_all(*store, id), regular(kT0, kS, 50)));
+}
+
 TEST(Store, EveryFsyncPolicy) {
   for (FsyncPolicy policy : {FsyncPolicy::every_batch, FsyncPolicy::interval, FsyncPolicy::off}) {
     SCOPED_TRACE(static_cast<int>(policy));
