@@ -16,7 +16,6 @@
 
 namespace strata::store {
 
-// Per series: the head (sorted, unique timestamps, newest writes) and the sealed chunks.
 namespace {
 // The chunk list of every series without chunks: one shared, immutable, empty list.
 const std::shared_ptr<const std::vector<ChunkRef>>& no_chunks() {
@@ -25,6 +24,7 @@ const std::shared_ptr<const std::vector<ChunkRef>>& no_chunks() {
 }
 }  // namespace
 
+// Per series: the head (sorted, unique timestamps, newest writes) and the sealed chunks.
 struct Store::SeriesState {
   mutable std::mutex mu;  // guards head and the chunks pointer against readers
   std::vector<Sample> head;
@@ -318,17 +318,21 @@ void Store::sweep_heads_locked() {
     sweep_next_ = 0;
   }
   constexpr std::size_t kMinSealed = 16;         // a chunk of a few points compresses poorly
-  constexpr std::uint64_t kStepPoints = 65'536;  // sealed by one append, at most about this
-  std::lock_guard lk(states_mu_);
+  constexpr std::uint64_t kStepPoints = 65'536;  // sealed by one step, at most about this
+  std::size_t n_states;
+  {
+    std::lock_guard lk(states_mu_);
+    n_states = states_.size();
+  }
   std::uint64_t sealed = 0;
   SeriesId& id = *sweep_next_;
-  for (; id < states_.size() && sealed < kStepPoints; ++id) {
-    SeriesState& s = *states_[id];
+  for (; id < n_states && sealed < kStepPoints; ++id) {
+    SeriesState& s = state(id);
     if (s.head.size() < kMinSealed) continue;
     sealed += s.head.size();
     seal_head(s, s.head.size());
   }
-  if (id == states_.size()) {
+  if (id >= n_states) {
     sweep_next_.reset();
     swept_head_points_ = head_points_;
   }
