@@ -91,7 +91,7 @@ class ChangePointDetector {
         up_ = down_ = wide_ = narrow_ = 0;
       }
     }
-    const Assessment a{score, mean_, config_.h * spread};
+    const Assessment a = Assessment::plain(score, mean_, config_.h * spread);
     const double a_w = n_ < 1.0 / config_.alpha ? 1.0 / static_cast<double>(n_ + 1) : config_.alpha;
     if (n_ > 0) spread_ += a_w * (std::min(std::abs(x - mean_), config_.clip * spread) - spread_);
     mean_ += a_w * (x - mean_);

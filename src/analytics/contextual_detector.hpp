@@ -91,7 +91,7 @@ class ContextualDetector {
       block_sum_ += v;
       if (++block_n_ < static_cast<std::uint32_t>(config_.stride)) {
         ++n_;
-        return {n_ <= config_.warmup ? 0.0 : last_novelty_, lo_, hi_ - lo_};
+        return Assessment::plain(n_ <= config_.warmup ? 0.0 : last_novelty_, lo_, hi_ - lo_);
       }
       v = block_sum_ / block_n_;
       block_sum_ = 0;
@@ -148,7 +148,7 @@ class ContextualDetector {
     if (config_.age_every > 0 && n_ % static_cast<std::uint64_t>(config_.age_every) == 0)
       for (auto& c : counts_) c = static_cast<std::uint8_t>(c >> 1);
     const double width = range / levels;
-    return {n_ <= config_.warmup ? 0.0 : novelty, lo_ + (q + 0.5) * width, width};
+    return Assessment::plain(n_ <= config_.warmup ? 0.0 : novelty, lo_ + (q + 0.5) * width, width);
   }
 
   void save(std::vector<std::uint8_t>& out) const { save_state(*this, out); }

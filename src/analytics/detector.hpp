@@ -45,6 +45,15 @@ struct Assessment {
   double score = 0;     // anomaly score in [0, 1]: what thresholds and events use
   double expected = 0;  // the value the detector expected here
   double band = 0;      // half-width of the normal band around `expected`, in the value's units
+  // What decided `score`, for an event's explanation: the deciding part of a composite detector
+  // and that part's score before the anomaly likelihood calibrated it.
+  double raw_score = 0;
+  std::string_view driver;
+
+  // The assessment of a detector without parts: its score is its raw score, and no part drove it.
+  static Assessment plain(double score, double expected, double band) {
+    return {score, expected, band, score, {}};
+  }
 };
 
 // Which detector a state frame holds.

@@ -119,13 +119,24 @@ class Ensemble {
     const double w[kParts] = {config_.w_baseline, config_.w_contextual, config_.w_cusum};
     const double raw[kParts] = {a.score, w[1] > 0 ? contextual_.update(ts, x).score : 0.0,
                                 w[2] > 0 ? cusum_.update(ts, x).score : 0.0};
-    double score = 0;
-    for (std::size_t i = 0; i < kParts; ++i)
-      if (w[i] > 0) score = std::max(score, w[i] * likelihoods_[i].update(raw[i]));
+    static constexpr std::string_view kPartNames[kParts] = {"baseline", "contextual", "cusum"};
+    double score = -1;  // validate() leaves at least one part with a weight
+    std::size_t decider = 0;
+    for (std::size_t i = 0; i < kParts; ++i) {
+      if (w[i] == 0) continue;
+      const double s = w[i] * likelihoods_[i].update(raw[i]);
+      if (s > score) score = s, decider = i;
+    }
+    a.raw_score = raw[decider];
+    a.driver = kPartNames[decider];
     if (n_ == 0) lo_ = hi_ = x;
     if (config_.spatial_tolerance > 0 && n_ >= config_.spatial_warmup && hi_ > lo_) {
       const double tol = (hi_ - lo_) * config_.spatial_tolerance;
-      if (x > hi_ + tol || x < lo_ - tol) score = 1.0;
+      if (x > hi_ + tol || x < lo_ - tol) {
+        score = 1.0;
+        a.raw_score = 1.0;
+        a.driver = "range";
+      }
     }
     lo_ = std::min(lo_, x);
     hi_ = std::max(hi_, x);

@@ -76,8 +76,8 @@ class HoltWinters {
     const double r = x - forecast;
     const double z = std::abs(r) / spread;
     const bool warm = n_ > std::max<std::size_t>(m, 10);
-    const Assessment a{warm ? deviation_score(z, config_.z_half) : 0.0, forecast,
-                       config_.z_half * spread};
+    const Assessment a = Assessment::plain(warm ? deviation_score(z, config_.z_half) : 0.0,
+                                           forecast, config_.z_half * spread);
     const double lim = n_ > 10 ? config_.clip * spread : 1e300;
     const double xc = forecast + std::clamp(r, -lim, lim);
     if (n_ > 0) spread_ += config_.scale_alpha * (std::min(std::abs(r), lim) - spread_);

@@ -37,6 +37,8 @@ class LikelihoodBaseline {
 
   Assessment update(Timestamp ts, double x) {
     Assessment a = baseline_.update(ts, x);
+    a.raw_score = a.score;
+    a.driver = "baseline";
     a.score = likelihood_.update(a.score);
     return a;
   }

@@ -77,7 +77,7 @@ class RandomCutForest {
   Assessment update(Timestamp, double x) {
     recent_[seen_ % dim_] = x;
     ++seen_;
-    if (seen_ < dim_) return {0.0, x, 0.0};
+    if (seen_ < dim_) return Assessment::plain(0.0, x, 0.0);
     const std::size_t slot = stored_ % cap_;
     if (stored_ >= cap_)
       for (auto& t : trees_) t.remove(slot, dim_);
@@ -90,7 +90,7 @@ class RandomCutForest {
     }
     codisp /= static_cast<double>(trees_.size());
     const double score = stored_ < cap_ / 4 ? 0.0 : ratio_score(codisp, config_.c_half);
-    return {score, x, 0.0};
+    return Assessment::plain(score, x, 0.0);
   }
 
   void save(std::vector<std::uint8_t>& out) const { save_state(*this, out); }

@@ -91,8 +91,8 @@ class RobustBaseline {
     const double r = x - expected;
     const double z = std::abs(r) / spread;
     last_z_ = r / spread;
-    Assessment a{n_ < config_.warmup ? 0.0 : deviation_score(z, config_.z_half), expected,
-                 config_.z_half * spread};
+    Assessment a = Assessment::plain(n_ < config_.warmup ? 0.0 : deviation_score(z, config_.z_half),
+                                     expected, config_.z_half * spread);
     // Learn from the clipped residual.
     const double lim = config_.clip * spread;
     const double rp = std::clamp(x - level_, -lim, lim);

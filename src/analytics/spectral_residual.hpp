@@ -70,7 +70,7 @@ class SpectralResidual {
     values_[pos_] = x;
     pos_ = pos_ + 1 == n ? 0 : pos_ + 1;
     ++count_;
-    if (count_ < n) return {0.0, x, 0.0};
+    if (count_ < n) return Assessment::plain(0.0, x, 0.0);
     const auto w = static_cast<std::size_t>(config_.window);
     const auto m = static_cast<std::size_t>(config_.extend);
     auto& buf = scratch_;
@@ -105,7 +105,7 @@ class SpectralResidual {
     for (std::size_t i = n - 1 - z; i < n - 1; ++i) mean += std::abs(buf[i]);
     mean /= static_cast<double>(z);
     const double d = mean > 0 ? std::max(0.0, (s - mean) / mean) : 0.0;
-    return {ratio_score(d, config_.tau), x, 0.0};
+    return Assessment::plain(ratio_score(d, config_.tau), x, 0.0);
   }
 
   void save(std::vector<std::uint8_t>& out) const { save_state(*this, out); }

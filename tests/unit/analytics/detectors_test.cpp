@@ -119,6 +119,43 @@ TEST(Detectors, ContextualSeesNewSequences) {
   }
 }
 
+// An alarm names what decided it: a spike far beyond the range seen is the range rule's, a level
+// stuck sensor inside the range one of the parts', with that part's score before its likelihood. A
+// detector without parts reports its own score as the raw score.
+TEST(Detectors, AssessmentsNameTheirDriver) {
+  auto spec = parse_detector_spec("ensemble");
+  ASSERT_TRUE(spec.ok());
+  for (Anomaly anomaly : {Anomaly::spike, Anomaly::stuck}) {
+    const auto s = testing::make_series(anomaly, 1, true);
+    auto d = AnyDetector::create(*spec);
+    ASSERT_TRUE(d.ok());
+    Assessment top;
+    for (std::size_t i = 0; i < kOnset + kWindow; ++i) {
+      const Assessment a = d->update(s.ts[i], s.values[i]);
+      EXPECT_FALSE(a.driver.empty());
+      EXPECT_GE(a.raw_score, 0.0);
+      EXPECT_LE(a.raw_score, 1.0);
+      if (i >= kOnset && a.score > top.score) top = a;
+    }
+    EXPECT_GE(top.score, 0.5) << testing::anomaly_name(anomaly);
+    if (anomaly == Anomaly::spike) {
+      EXPECT_EQ(top.driver, "range");
+      EXPECT_EQ(top.raw_score, 1.0);
+    } else {
+      EXPECT_TRUE(top.driver == "baseline" || top.driver == "contextual" || top.driver == "cusum")
+          << top.driver;
+    }
+  }
+  auto baseline = AnyDetector::create(*parse_detector_spec("baseline"));
+  ASSERT_TRUE(baseline.ok());
+  const auto s = testing::make_series(Anomaly::spike, 1, true);
+  for (std::size_t i = 0; i < kOnset + 5; ++i) {
+    const Assessment a = baseline->update(s.ts[i], s.values[i]);
+    EXPECT_TRUE(a.driver.empty());
+    EXPECT_EQ(a.raw_score, a.score);
+  }
+}
+
 // Checkpoint after 1500 points, restore, continue both on the rest: the same scores, bit for bit,
 // and the same state bytes at the end.
 TEST(Detectors, CheckpointRestoresBitIdenticalScores) {
