@@ -24,10 +24,15 @@ const std::shared_ptr<const std::vector<ChunkRef>>& no_chunks() {
 }
 }  // namespace
 
-// Per series: the head (sorted, unique timestamps, newest writes) and the sealed chunks.
+// Per series: the head (sorted, unique timestamps, newest writes), the points being sealed and the
+// sealed chunks.
 struct Store::SeriesState {
-  mutable std::mutex mu;  // guards head and the chunks pointer against readers
+  mutable std::mutex mu;  // guards head, sealing and the chunks pointer against readers
   std::vector<Sample> head;
+  // Points taken from the head and being encoded into chunks outside the writer's lock (at most
+  // one batch a series). Readers see them as part of the head, under it, until their chunks are
+  // in place or a checkpoint has written them itself.
+  std::shared_ptr<const std::vector<Sample>> sealing;
   std::shared_ptr<const std::vector<ChunkRef>> chunks = no_chunks();
   Timestamp max_ts = kMinTimestamp;
 };
@@ -74,6 +79,21 @@ Result<std::vector<Sample>> merge_chunks(std::vector<const ChunkRef*> chunks) {
   std::vector<Sample> out;
   out.reserve(merged.size());
   for (auto [ts, v] : merged) out.push_back({ts, v});
+  return out;
+}
+
+// The points being sealed with the head over them: on equal timestamps the head's (newer) wins.
+std::vector<Sample> merge_under(const std::vector<Sample>& older,
+                                const std::vector<Sample>& newer) {
+  std::vector<Sample> out;
+  out.reserve(older.size() + newer.size());
+  auto o = older.begin();
+  for (const Sample& x : newer) {
+    for (; o != older.end() && o->ts < x.ts; ++o) out.push_back(*o);
+    if (o != older.end() && o->ts == x.ts) ++o;
+    out.push_back(x);
+  }
+  out.insert(out.end(), o, older.end());
   return out;
 }
 
@@ -160,10 +180,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
                                       " corrupt bytes at offset " + std::to_string(d.offset) +
                                       " skipped"});
   }
-  for (SeriesId id = 0; id < st->registry_->size(); ++id) {
-    auto& s = st->state(id);
-    st->seal_full_heads(s);
-  }
+  for (SeriesId id = 0; id < st->registry_->size(); ++id) st->take_full_head(st->state(id));
+  st->seal(st->take_sealings());
   for (const auto& l : st->lost_) {
     spdlog::error("store: lost {} {} .. {} ({} points): {}",
                   l.series_name.empty() ? "unknown series" : l.series_name,
@@ -283,59 +301,103 @@ void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
   }
 }
 
-void Store::seal_head(SeriesState& s, std::size_t n) {
-  const std::span<const Sample> part(s.head.data(), n);
-  auto buf = std::make_shared<std::vector<std::uint8_t>>(encode_chunk(part));
-  ChunkRef ref{part.front().ts,
-               part.back().ts,
-               static_cast<std::uint32_t>(part.size()),
-               precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)),
-               0,
-               0,
-               buf,
-               std::span<const std::uint8_t>(*buf)};
+void Store::take_head(SeriesState& s, std::size_t n) {
+  std::shared_ptr<const std::vector<Sample>> part;
   std::lock_guard lk(s.mu);
-  add_chunk(s.chunks, std::move(ref));
-  if (n == s.head.size())
-    std::vector<Sample>().swap(s.head);  // give the memory back, not just the size
-  else
+  if (n == s.head.size()) {
+    part = std::make_shared<const std::vector<Sample>>(std::move(s.head));
+    s.head = {};  // the memory went with the points
+  } else {
+    part = std::make_shared<const std::vector<Sample>>(s.head.begin(),
+                                                       s.head.begin() + static_cast<long>(n));
     s.head.erase(s.head.begin(), s.head.begin() + static_cast<long>(n));
+  }
+  s.sealing = part;
   head_points_ -= std::min<std::uint64_t>(head_points_, n);
+  taken_.push_back(Sealing{&s, std::move(part), {}});
 }
 
-void Store::seal_full_heads(SeriesState& s) {
-  while (s.head.size() >= options_.chunk_max_points) seal_head(s, options_.chunk_max_points);
+void Store::take_full_head(SeriesState& s) {
+  const std::size_t full = s.head.size() - s.head.size() % options_.chunk_max_points;
+  if (full > 0 && !s.sealing) take_head(s, full);
 }
 
-void Store::sweep_heads() {
-  std::lock_guard wl(write_mu_);
-  sweep_heads_locked();
-}
-
-void Store::sweep_heads_locked() {
+void Store::take_sweep_step() {
   if (!sweep_next_) {
     if (head_points_ < swept_head_points_ + options_.head_points_budget) return;
     sweep_next_ = 0;
   }
   constexpr std::size_t kMinSealed = 16;         // a chunk of a few points compresses poorly
-  constexpr std::uint64_t kStepPoints = 65'536;  // sealed by one step, at most about this
+  constexpr std::uint64_t kStepPoints = 65'536;  // taken by one step, at most about this
   std::size_t n_states;
   {
     std::lock_guard lk(states_mu_);
     n_states = states_.size();
   }
-  std::uint64_t sealed = 0;
+  std::uint64_t taken = 0;
   SeriesId& id = *sweep_next_;
-  for (; id < n_states && sealed < kStepPoints; ++id) {
+  for (; id < n_states && taken < kStepPoints; ++id) {
     SeriesState& s = state(id);
-    if (s.head.size() < kMinSealed) continue;
-    sealed += s.head.size();
-    seal_head(s, s.head.size());
+    if (s.head.size() < kMinSealed || s.sealing) continue;  // one sealing a series at a time
+    taken += s.head.size();
+    take_head(s, s.head.size());
   }
   if (id >= n_states) {
     sweep_next_.reset();
     swept_head_points_ = head_points_;
   }
+}
+
+std::vector<Store::Sealing> Store::take_sealings() {
+  std::vector<Sealing> out;
+  out.swap(taken_);
+  return out;
+}
+
+void Store::seal(std::vector<Sealing> sealings) {
+  for (Sealing& x : sealings) encode_sealing(x);
+  install_sealings(sealings);
+}
+
+void Store::encode_sealing(Sealing& x) const {
+  const auto& samples = *x.samples;
+  for (std::size_t at = 0; at < samples.size(); at += options_.chunk_max_points) {
+    const std::span<const Sample> part(samples.data() + at,
+                                       std::min(options_.chunk_max_points, samples.size() - at));
+    x.chunks.push_back(std::make_shared<const std::vector<std::uint8_t>>(encode_chunk(part)));
+  }
+}
+
+void Store::install_sealings(std::vector<Sealing>& sealings) {
+  for (Sealing& x : sealings) {
+    SeriesState& s = *x.state;
+    std::lock_guard lk(s.mu);
+    if (s.sealing != x.samples) continue;  // a checkpoint wrote these points itself
+    auto list = std::make_shared<std::vector<ChunkRef>>(*s.chunks);
+    const auto& samples = *x.samples;
+    for (std::size_t c = 0, at = 0; c < x.chunks.size(); ++c, at += options_.chunk_max_points) {
+      const std::size_t n = std::min(options_.chunk_max_points, samples.size() - at);
+      list->push_back(ChunkRef{
+          samples[at].ts, samples[at + n - 1].ts, static_cast<std::uint32_t>(n),
+          precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)), 0, 0,
+          x.chunks[c], std::span<const std::uint8_t>(*x.chunks[c])});
+    }
+    std::stable_sort(list->begin(), list->end(),
+                     [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
+    s.chunks = std::move(list);
+    s.sealing.reset();
+  }
+}
+
+void Store::sweep_heads() {
+  std::unique_lock wl(write_mu_);
+  take_sweep_step();
+  auto sealings = take_sealings();
+  if (sealings.empty()) return;
+  wl.unlock();
+  for (Sealing& x : sealings) encode_sealing(x);  // the long part, while others append
+  wl.lock();
+  install_sealings(sealings);
 }
 
 std::string Store::refusal_reason(Timestamp newest, Timestamp ts) const {
@@ -425,13 +487,16 @@ Result<AppendResult> Store::append(SeriesId series, std::span<const Sample> samp
   if (!accepted.empty()) {
     if (auto st = wal_->append(series, accepted); !st) return st.error();
     insert_head(s, accepted);
-    seal_full_heads(s);
+    take_full_head(s);
     result.accepted = accepted.size();
   }
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
     if (auto st = checkpoint_locked(); !st) return st.error();
   }
-  if (options_.sweep_in_append) sweep_heads_locked();
+  if (options_.sweep_in_append) {
+    take_sweep_step();
+    seal(take_sealings());
+  }
   return result;
 }
 
@@ -503,7 +568,7 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
         samples.push_back(Sample{grouped[i].ts, grouped[i].value});
       SeriesState& s = *states[g];
       insert_head(s, samples);
-      seal_full_heads(s);
+      take_full_head(s);
       begin = end;
     }
     result.accepted = grouped.size();
@@ -511,7 +576,10 @@ Result<AppendResult> Store::append(std::span<const Point> points) {
   if (wal_->bytes() > options_.checkpoint_wal_bytes) {
     if (auto st = checkpoint_locked(); !st) return st.error();
   }
-  if (options_.sweep_in_append) sweep_heads_locked();
+  if (options_.sweep_in_append) {
+    take_sweep_step();
+    seal(take_sealings());
+  }
   return result;
 }
 
@@ -581,6 +649,7 @@ Status Store::checkpoint_locked() {
   for (SeriesId id = 0; id < n_states; ++id) {
     auto& s = state(id);
     std::lock_guard lk(s.mu);
+    if (s.sealing) encode_chunks(id, *s.sealing, writes, encoded);  // under the head's points
     encode_chunks(id, s.head, writes, encoded);
   }
   if (!writes.empty()) {
@@ -602,8 +671,10 @@ Status Store::checkpoint_locked() {
       s.chunks = std::move(next_list);
       s.head.clear();
       s.head.shrink_to_fit();
+      s.sealing.reset();  // a sweep encoding them drops its chunks
     }
   }
+  taken_.clear();
   pending_counter_ = 0;
   head_points_ = swept_head_points_ = 0;
   sweep_next_.reset();
@@ -783,7 +854,7 @@ SeriesSnapshot Store::snapshot(SeriesId series) const {
   }
   std::lock_guard lk(s->mu);
   snap.chunks = s->chunks;
-  snap.head = s->head;
+  snap.head = s->sealing ? merge_under(*s->sealing, s->head) : s->head;
   return snap;
 }
 
@@ -799,8 +870,9 @@ StoreStats Store::stats() const {
       st.data_bytes += c.bytes.size();
       ++st.chunks;
     }
-    st.head_points += s->head.size();
-    st.points += s->head.size();
+    const std::size_t head = s->head.size() + (s->sealing ? s->sealing->size() : 0);
+    st.head_points += head;
+    st.points += head;
   }
   st.wal_bytes = wal_->bytes();
   const DirectoryUsage usage = directory_usage(dir_);

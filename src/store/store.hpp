@@ -48,8 +48,9 @@ struct StoreOptions {
   // with many series; shorter heads stay (they compress poorly). The sweep is spread over the
   // appends that follow (a bounded number of points each), so no append waits for all of it.
   std::uint64_t head_points_budget = 1u << 20;
-  // false: append() leaves the sweep to the caller's sweep_heads(), e.g. after it answered the
-  // writers, so that their next requests are parsed while it encodes.
+  // false: append() leaves the sweep, and the sealing of full heads, to the caller's
+  // sweep_heads(), e.g. after it answered the writers, which encodes outside the writer's lock:
+  // other threads append and their next requests are parsed while it encodes.
   bool sweep_in_append = true;
   std::vector<RetentionRule> retention;
   const Clock* clock = nullptr;  // defaults to the system clock
@@ -125,7 +126,8 @@ class Store {
   Result<AppendResult> append(std::span<const Point> points);
   Status sync();
   // Continues the head sweep (StoreOptions::head_points_budget) by a bounded step, when one is
-  // due; append() does it itself unless StoreOptions::sweep_in_append is false.
+  // due, and seals the full heads appends set aside; append() does both itself unless
+  // StoreOptions::sweep_in_append is false. The encoding runs outside the writer's lock.
   void sweep_heads();
   // Seals every head into a chunk file, then drops the WAL: on return every point is in
   // sealed, checksummed, fsynced chunk files.
@@ -151,10 +153,25 @@ class Store {
   const SeriesState* state_if(SeriesId id) const;
   Status load_chunks();
   void insert_head(SeriesState& s, std::span<const Sample> samples);
-  // Seals the first n points of a head into a pending chunk. REQUIRES: write_mu_ held.
-  void seal_head(SeriesState& s, std::size_t n);
-  void seal_full_heads(SeriesState& s);  // REQUIRES: write_mu_ held
-  void sweep_heads_locked();             // REQUIRES: write_mu_ held
+  // Sealing heads into in-memory chunks, in three steps so the encoding can leave the writer's
+  // lock: points are taken from heads (under write_mu_: by an append, for heads of a full chunk
+  // or more, and by the sweep, StoreOptions::head_points_budget), encoded (no lock: the taken
+  // points are immutable and readers still see them through SeriesState::sealing), then put in
+  // place as chunks (under write_mu_, unless a checkpoint wrote them meanwhile).
+  struct Sealing {
+    SeriesState* state;
+    std::shared_ptr<const std::vector<Sample>> samples;
+    std::vector<std::shared_ptr<const std::vector<std::uint8_t>>> chunks;  // encoded
+  };
+  // Takes the first n points of a head into taken_. REQUIRES: write_mu_ held, nothing of the
+  // series being sealed.
+  void take_head(SeriesState& s, std::size_t n);
+  void take_full_head(SeriesState& s);   // REQUIRES: write_mu_ held
+  void take_sweep_step();                // REQUIRES: write_mu_ held
+  std::vector<Sealing> take_sealings();  // REQUIRES: write_mu_ held
+  void encode_sealing(Sealing& x) const;
+  void install_sealings(std::vector<Sealing>& sealings);  // REQUIRES: write_mu_ held
+  void seal(std::vector<Sealing> sealings);  // all three at once; REQUIRES: write_mu_ held
   std::string refusal_reason(Timestamp newest, Timestamp ts) const;
   Status checkpoint_locked();
   // Chunks of one series to retire, and what replaces them: samples to encode anew and
@@ -196,6 +213,7 @@ class Store {
   std::uint64_t head_points_ = 0;
   std::uint64_t swept_head_points_ = 0;
   std::optional<SeriesId> sweep_next_;
+  std::vector<Sealing> taken_;              // taken, not yet encoded (the next sweep_heads() does)
   std::vector<std::uint32_t> group_count_;  // append(points) scratch, all zero between calls
 };
 

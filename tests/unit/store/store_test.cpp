@@ -792,6 +792,91 @@ TEST(Store, ReadersSeeConsistentPrefixesWhileWriting) {
   }
 }
 
+// The server's way of sealing: appends leave it to sweep_heads(), which two writer threads call
+// after each append and which encodes outside the writer's lock, while a third thread checkpoints
+// and a reader queries. Full heads and swept heads are sealed many times over; points rewritten
+// (same timestamp, new value) while their older value is being sealed keep the new value; every
+// read is an ordered prefix that never shrinks; at the end, and after a reopen, every series holds
+// exactly what was written.
+TEST(Store, SealingOutsideTheWriterLockLosesNothing) {
+  ScratchDir dir;
+  auto options = test_options(64);
+  options.head_points_budget = 200;
+  options.sweep_in_append = false;
+  constexpr int kWriters = 2, kSeriesEach = 20, kBatches = 300;
+  std::vector<std::map<Timestamp, double>> expected(kWriters * kSeriesEach);
+  {
+    auto store = open_store(dir.path(), options);
+    std::vector<SeriesId> ids;
+    for (int i = 0; i < kWriters * kSeriesEach; ++i)
+      ids.push_back(must_resolve(*store, series_key("d" + std::to_string(i), "m")));
+    std::atomic<int> writers_left{kWriters}, failures{0}, checkpoints{0}, bad_reads{0}, reads{0};
+    auto write = [&](int w) {
+      std::mt19937_64 rng(static_cast<std::uint64_t>(w) + 11);
+      std::vector<std::size_t> next(kSeriesEach, 0);
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<Point> batch;
+        for (int k = 0; k < kSeriesEach; ++k) {
+          const std::size_t i = static_cast<std::size_t>(w * kSeriesEach + k);
+          for (int n = 1 + static_cast<int>(rng() % 10); n > 0; --n, ++next[k]) {
+            const Timestamp ts = kT0 + static_cast<Timestamp>(next[k]) * kS;
+            const double v = static_cast<double>(next[k]) + 0.5 * static_cast<double>(i);
+            batch.push_back(Point{ids[i], ts, v});
+            expected[i][ts] = v;
+          }
+          if (b % 7 == 6) {  // rewrite a recent point: the last write wins
+            const Timestamp ts = kT0 + static_cast<Timestamp>(next[k] - 1 - rng() % 5) * kS;
+            batch.push_back(Point{ids[i], ts, -1.0 * static_cast<double>(b)});
+            expected[i][ts] = -1.0 * static_cast<double>(b);
+          }
+        }
+        if (!store->append(batch).ok()) ++failures;
+        store->sweep_heads();
+      }
+      --writers_left;
+    };
+    auto checkpoint = [&] {
+      while (writers_left.load() > 0) {
+        if (!store->checkpoint().ok()) ++failures;
+        ++checkpoints;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    };
+    auto read = [&] {
+      std::size_t seen = 0;
+      while (writers_left.load() > 0) {
+        const auto snap = store->snapshot(ids[0]);
+        RangeCursor cursor(snap, kMinTimestamp, kMaxTimestamp);
+        std::vector<Sample> part;
+        std::size_t k = 0;
+        bool ok = true;
+        while (cursor.next(part, 97))
+          for (const Sample& x : part) ok = ok && x.ts == kT0 + static_cast<Timestamp>(k++) * kS;
+        if (!ok || !cursor.status().ok() || k < seen) ++bad_reads;
+        seen = k;
+        ++reads;
+      }
+    };
+    std::thread w0(write, 0), w1(write, 1), c(checkpoint), r(read);
+    w0.join();
+    w1.join();
+    c.join();
+    r.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(bad_reads.load(), 0);
+    EXPECT_GT(reads.load(), 0);
+    EXPECT_GT(checkpoints.load(), 0);
+    EXPECT_GT(store->stats().chunks, static_cast<std::uint64_t>(kWriters * kSeriesEach));
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      EXPECT_TRUE(same_samples(read_all(*store, ids[i]), to_samples(expected[i])))
+          << "series " << i;
+  }
+  auto store = open_store(dir.path(), options);
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_TRUE(same_samples(read_all(*store, static_cast<SeriesId>(i)), to_samples(expected[i])))
+        << "series " << i << " after a reopen";
+}
+
 TEST(Store, TheLockKeepsASecondOpenOut) {
   ScratchDir dir;
   auto first = open_store(dir.path(), test_options());
