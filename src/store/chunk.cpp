@@ -30,14 +30,16 @@ void encode_timestamps(std::span<const Sample> samples, std::vector<std::uint8_t
   }
   ByteWriter w(out);
   w.varint(static_cast<std::uint64_t>(unit));
-  if (estimate_residual_bits(dods) <= estimate_residual_bits(deltas)) {
+  const ResidualPlan by_dod = plan_residuals(dods);
+  const ResidualPlan by_delta = plan_residuals(deltas);
+  if (by_dod.bits <= by_delta.bits) {
     w.u8(kDeltaOfDelta);
     w.varint(static_cast<std::uint64_t>((samples[1].ts - samples[0].ts) / unit));
-    encode_residuals(dods, out);
+    encode_residuals(dods, by_dod, out);
   } else {
     w.u8(kDeltaFromBase);
     w.varint(static_cast<std::uint64_t>(base));
-    encode_residuals(deltas, out);
+    encode_residuals(deltas, by_delta, out);
   }
 }
 

@@ -11,7 +11,7 @@ namespace {
 constexpr unsigned kScaleBits = 12;
 constexpr std::uint32_t kScale = 1u << kScaleBits;
 constexpr std::uint32_t kRansLow = 1u << 23;
-constexpr unsigned kSymbols = 128;  // 0..62 high parts, 63..126 escape classes
+constexpr unsigned kSymbols = ResidualPlan::kSymbols;
 constexpr unsigned kEscape = ResidualDecoder::kEscape;
 
 constexpr std::size_t kFourWayMin = 1024;  // blocks this long get four interleaved states
@@ -24,6 +24,7 @@ unsigned escape_symbol(std::uint64_t high) {
   return (kEscape - 1) + bit_length(high - (kEscape - 1));
 }
 
+// The high parts' histogram at a shift.
 struct Histogram {
   std::array<std::uint64_t, kSymbols> count{};
   std::uint64_t escape_bits = 0;  // raw bits of escaped high parts
@@ -63,11 +64,12 @@ double coded_bits(const Histogram& h, std::uint64_t n, unsigned shift) {
          64;
 }
 
-// Chooses the shift. Every shift is first priced from the histogram of bit lengths alone
-// (values of one bit length share a high-part class; within a class the high parts are taken as
-// uniform), which sees mixtures such as mostly zeros with rare 30-bit spikes that a percentile
-// rule misses; the best estimate and its neighbours are then priced exactly.
-unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) {
+// Chooses the shift, into the plan with its histogram and estimated size. Every shift is first
+// priced from the histogram of bit lengths alone (values of one bit length share a high-part class;
+// within a class the high parts are taken as uniform), which sees mixtures such as mostly zeros
+// with rare 30-bit spikes that a percentile rule misses; the best estimate and its neighbours are
+// then priced exactly.
+void choose_shift(std::span<const std::uint64_t> values, ResidualPlan& plan) {
   std::array<std::uint64_t, 65> by_len{};
   for (std::uint64_t v : values) ++by_len[bit_length(v)];
   const auto n = static_cast<double>(values.size());
@@ -112,22 +114,22 @@ unsigned choose_shift(std::span<const std::uint64_t> values, double* best_bits) 
     }
   }
   const int s90 = std::max(0, static_cast<int>(len90) - 5);
-  unsigned best = static_cast<unsigned>(s90);
-  double best_cost = 1e300;
+  plan.bits = 1e300;
   auto price = [&](int s) {
     if (s < 0 || s > 63) return;
-    const double c = coded_bits(histogram(values, static_cast<unsigned>(s)), values.size(),
-                                static_cast<unsigned>(s));
-    if (c < best_cost) {
-      best_cost = c;
-      best = static_cast<unsigned>(s);
+    Histogram h = histogram(values, static_cast<unsigned>(s));
+    const double c = coded_bits(h, values.size(), static_cast<unsigned>(s));
+    if (c < plan.bits) {
+      plan.bits = c;
+      plan.shift = static_cast<unsigned>(s);
+      plan.count = h.count;
+      plan.escape_bits = h.escape_bits;
+      plan.nsym = h.nsym;
     }
   };
   for (int s = s90 - 2; s <= s90 + 1; ++s) price(s);
   for (int s = guess - 1; s <= guess + 1; ++s)
     if (s < s90 - 2 || s > s90 + 1) price(s);
-  if (best_bits) *best_bits = best_cost;
-  return best;
 }
 
 // Scales counts to frequencies summing to kScale, every used symbol keeping at least 1.
@@ -172,25 +174,31 @@ std::array<std::uint32_t, kSymbols> normalise(const Histogram& h, std::uint64_t 
 
 }  // namespace
 
-double estimate_residual_bits(std::span<const std::uint64_t> values) {
-  if (values.empty()) return 8;
-  if (std::all_of(values.begin(), values.end(), [&](std::uint64_t v) { return v == values[0]; }))
-    return 16;
-  double bits = 0;
-  choose_shift(values, &bits);
-  return bits;
+ResidualPlan plan_residuals(std::span<const std::uint64_t> values) {
+  ResidualPlan plan;
+  if (values.empty()) {
+    plan.bits = 8;
+    plan.constant = true;
+  } else if (std::all_of(values.begin(), values.end(),
+                         [&](std::uint64_t v) { return v == values[0]; })) {
+    plan.bits = 16;
+    plan.constant = true;
+  } else {
+    choose_shift(values, plan);
+  }
+  return plan;
 }
 
-void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::uint8_t>& out) {
+void encode_residuals(std::span<const std::uint64_t> values, const ResidualPlan& plan,
+                      std::vector<std::uint8_t>& out) {
   ByteWriter w(out);
-  if (values.empty() ||
-      std::all_of(values.begin(), values.end(), [&](std::uint64_t v) { return v == values[0]; })) {
+  if (plan.constant) {
     w.u8(0);
     w.varint(values.empty() ? 0 : values[0]);
     return;
   }
-  const unsigned shift = choose_shift(values, nullptr);
-  const Histogram h = histogram(values, shift);
+  const unsigned shift = plan.shift;
+  const Histogram h{plan.count, plan.escape_bits, plan.nsym};
   const auto freq = normalise(h, values.size());
   std::array<std::uint32_t, kSymbols> start{};
   for (unsigned s = 1; s < kSymbols; ++s) start[s] = start[s - 1] + freq[s - 1];

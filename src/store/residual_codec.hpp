@@ -26,6 +26,7 @@
 //             bytes each). The encoder writes four states for blocks of 1,024 integers or more.
 //           varint raw_len, raw bits (LSB-first): per integer, escape bits then its s low bits
 // The count of integers is not stored: the chunk that holds a block knows it.
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -34,12 +35,26 @@
 
 namespace strata::store {
 
-// Appends the block of `values` to `out`.
-void encode_residuals(std::span<const std::uint64_t> values, std::vector<std::uint8_t>& out);
+// How a block of values would be coded, and its estimated size: what choosing among predictors
+// needs, kept so that the one chosen is encoded without being analysed again.
+struct ResidualPlan {
+  static constexpr unsigned kSymbols = 128;  // 0..62 high parts, 63..126 escape classes
+  double bits = 0;        // estimated size in bits; close to the real size for large blocks
+  bool constant = false;  // no values, or all equal: a constant block
+  unsigned shift = 0;
+  std::array<std::uint64_t, kSymbols> count{};  // high-part symbols at `shift`
+  std::uint64_t escape_bits = 0;                // raw bits of escaped high parts
+  unsigned nsym = 0;                            // symbols up to the last used one
+};
+ResidualPlan plan_residuals(std::span<const std::uint64_t> values);
 
-// Estimated size in bits of a block of these values, without encoding it (used to choose among
-// predictors). Close to the real size for large blocks.
-double estimate_residual_bits(std::span<const std::uint64_t> values);
+// Appends the block of `values` to `out`; `plan` must be plan_residuals(values).
+void encode_residuals(std::span<const std::uint64_t> values, const ResidualPlan& plan,
+                      std::vector<std::uint8_t>& out);
+inline void encode_residuals(std::span<const std::uint64_t> values,
+                             std::vector<std::uint8_t>& out) {
+  encode_residuals(values, plan_residuals(values), out);
+}
 
 // Streams the integers of one block back. Corrupt input never reads out of bounds; it sets
 // failed() and yields garbage values, which callers catch by their own checks (and by the CRC).

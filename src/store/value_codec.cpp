@@ -116,10 +116,63 @@ void residuals(const std::vector<std::int64_t>& m, unsigned p, std::int64_t leve
   }
 }
 
-std::uint64_t proxy_bits(const std::vector<std::uint64_t>& r) {
-  std::uint64_t b = 0;
-  for (std::uint64_t z : r) b += bit_length(z);
-  return b;
+// Σ bit_length of the residuals under each predictor, in one pass (what residuals() would give).
+std::array<std::uint64_t, kPredictors> proxy_bits(const std::vector<std::int64_t>& m,
+                                                  std::int64_t level) {
+  std::array<std::uint64_t, kPredictors> bits{};
+  if (m.size() < 2) return bits;
+  std::array<std::int64_t, kPredictors - kEwma1> s{};
+  s.fill(m[0] * 256);
+  bits[kDelta2] = bit_length(zigzag(m[1] - m[0]));
+  for (std::size_t i = 1; i < m.size(); ++i) {
+    const std::int64_t x = m[i];
+    bits[kLevel] += bit_length(zigzag(x - level));
+    bits[kDelta] += bit_length(zigzag(x - m[i - 1]));
+    if (i >= 2) bits[kDelta2] += bit_length(zigzag(x - (2 * m[i - 1] - m[i - 2])));
+    for (unsigned k = 0; k < kPredictors - kEwma1; ++k) {
+      bits[kEwma1 + k] += bit_length(zigzag(x - ((s[k] + 128) >> 8)));
+      s[k] += ((x * 256) - s[k]) >> (k + 1);
+    }
+  }
+  return bits;
+}
+
+// The decimal block of mantissas at exponent e (the layout in value_codec.hpp).
+void encode_mantissas(const Mantissas& mant, unsigned e, std::vector<std::uint8_t>& out) {
+  // Predictor: shortlist two by a bit-length proxy, then pick by the entropy estimate.
+  std::int64_t level = 0;
+  {
+    long double sum = 0;
+    for (std::int64_t m : mant.m) sum += static_cast<long double>(m);
+    level = std::llround(static_cast<double>(sum / static_cast<long double>(mant.m.size())));
+  }
+  const auto proxy = proxy_bits(mant.m, level);
+  std::array<unsigned, kPredictors> order{};
+  for (unsigned p = 0; p < kPredictors; ++p) order[p] = p;
+  std::sort(order.begin(), order.end(),
+            [&](unsigned a, unsigned b) { return proxy[a] < proxy[b]; });
+  unsigned predictor = order[0];
+  std::vector<std::uint64_t> r_best, r;
+  residuals(mant.m, order[0], level, r_best);
+  ResidualPlan plan = plan_residuals(r_best);
+  if (mant.m.size() > 16) {
+    residuals(mant.m, order[1], level, r);
+    if (ResidualPlan second = plan_residuals(r); second.bits < plan.bits) {
+      predictor = order[1];
+      r_best.swap(r);
+      plan = second;
+    }
+  }
+
+  ByteWriter w(out);
+  w.u8(static_cast<std::uint8_t>(e));
+  w.u8(static_cast<std::uint8_t>(predictor));
+  w.svarint(level);
+  w.svarint(mant.m[0]);
+  encode_residuals(r_best, plan, out);
+  encode_residuals(mant.corrections, out);
+  w.varint(mant.raw.size());
+  for (std::uint64_t b : mant.raw) w.u64(b);
 }
 
 }  // namespace
@@ -159,44 +212,7 @@ bool encode_decimal(std::span<const double> values, std::vector<std::uint8_t>& o
     }
   }
   if (best.raw.size() * 2 > values.size()) return false;  // mostly exceptions: not decimal data
-
-  // Predictor: shortlist two by a bit-length proxy, then pick by the entropy estimate.
-  std::int64_t level = 0;
-  {
-    long double sum = 0;
-    for (std::int64_t m : best.m) sum += static_cast<long double>(m);
-    level = std::llround(static_cast<double>(sum / static_cast<long double>(best.m.size())));
-  }
-  std::vector<std::uint64_t> r;
-  std::array<std::uint64_t, kPredictors> proxy{};
-  for (unsigned p = 0; p < kPredictors; ++p) {
-    residuals(best.m, p, level, r);
-    proxy[p] = proxy_bits(r);
-  }
-  std::array<unsigned, kPredictors> order{};
-  for (unsigned p = 0; p < kPredictors; ++p) order[p] = p;
-  std::sort(order.begin(), order.end(),
-            [&](unsigned a, unsigned b) { return proxy[a] < proxy[b]; });
-  unsigned predictor = order[0];
-  std::vector<std::uint64_t> r_best;
-  residuals(best.m, order[0], level, r_best);
-  if (best.m.size() > 16) {
-    residuals(best.m, order[1], level, r);
-    if (estimate_residual_bits(r) < estimate_residual_bits(r_best)) {
-      predictor = order[1];
-      r_best.swap(r);
-    }
-  }
-
-  ByteWriter w(out);
-  w.u8(static_cast<std::uint8_t>(best_e));
-  w.u8(static_cast<std::uint8_t>(predictor));
-  w.svarint(level);
-  w.svarint(best.m[0]);
-  encode_residuals(r_best, out);
-  encode_residuals(best.corrections, out);
-  w.varint(best.raw.size());
-  for (std::uint64_t b : best.raw) w.u64(b);
+  encode_mantissas(best, best_e, out);
   return true;
 }
 
@@ -463,9 +479,12 @@ bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
     table[r] = distinct.values[by_order[r]];
     rank[by_order[r]] = r;
   }
-  std::vector<double> indices(n);
-  for (std::size_t i = 0; i < n; ++i) indices[i] = rank[distinct.id_of[i]];
-  const std::size_t start = out.size();
+  // The indices as a decimal block at exponent 0: exact integers, so the mantissas are the
+  // indices themselves, without corrections or exceptions (what encode_decimal would find).
+  Mantissas indices;
+  indices.m.resize(n);
+  for (std::size_t i = 0; i < n; ++i) indices.m[i] = rank[distinct.id_of[i]];
+  indices.corrections.assign(n, 0);
   ByteWriter w(out);
   w.varint(table.size());
   const std::size_t codec_at = out.size();
@@ -479,10 +498,7 @@ bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
     out.insert(out.end(), gorilla.begin(), gorilla.end());
     out[codec_at] = 1;
   }
-  if (!encode_decimal(indices, out)) {  // cannot happen: small integers are exact decimals
-    out.resize(start);
-    return false;
-  }
+  encode_mantissas(indices, 0, out);
   return true;
 }
 

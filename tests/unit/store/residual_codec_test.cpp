@@ -220,14 +220,14 @@ TEST(ResidualCodec, EstimateTracksTheRealSize) {
   for (double p : {0.5, 0.05, 0.001}) {
     const auto v = geometric(rng, 8192, p);
     const double real = 8.0 * static_cast<double>(encode(v).size());
-    const double est = estimate_residual_bits(v);
+    const double est = plan_residuals(v).bits;
     EXPECT_NEAR(est, real, 0.03 * real + 128) << "geometric p=" << p;
   }
   // The estimate is what chunk encoding uses to choose predictors: the better block must look
   // better.
-  EXPECT_LT(estimate_residual_bits(geometric(rng, 4096, 0.5)),
-            estimate_residual_bits(geometric(rng, 4096, 0.01)));
-  EXPECT_LE(estimate_residual_bits(std::vector<std::uint64_t>(4096, 7)), 16.0);
+  EXPECT_LT(plan_residuals(geometric(rng, 4096, 0.5)).bits,
+            plan_residuals(geometric(rng, 4096, 0.01)).bits);
+  EXPECT_LE(plan_residuals(std::vector<std::uint64_t>(4096, 7)).bits, 16.0);
 }
 
 // Every strict prefix of a block is refused by open (the block ends with its lengths' payloads).
