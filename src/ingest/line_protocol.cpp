@@ -330,13 +330,14 @@ class Parser {
       const char* const t_end = scan_token(t, end_);
       const std::string_view text(t, static_cast<std::size_t>(t_end - t));
       std::int64_t raw = 0;
-      const auto [ptr, ec] = std::from_chars(t, t_end, raw);
-      if (ptr != t_end || ec == std::errc::invalid_argument)
+      bool overflow = false;
+      if (!parse_int64(text, raw, overflow)) {
+        if (overflow)
+          return fail(t, "timestamp '" + shown(text) + "' does not fit in a signed 64-bit integer");
         return fail(t, "expected an integer timestamp in " +
                            std::string(precision_name(options_.precision)) +
                            " after the fields, got '" + shown(text) + "'");
-      if (ec != std::errc())
-        return fail(t, "timestamp '" + shown(text) + "' does not fit in a signed 64-bit integer");
+      }
       if (!to_micros(raw, options_.precision, ts))
         return fail(t, "timestamp " + std::string(text) + " " +
                            std::string(precision_name(options_.precision)) +

@@ -49,6 +49,27 @@ std::string shown(std::string_view s);
 
 enum class NumberStatus { ok, invalid, out_of_range };
 
+// A decimal integer, the whole of s, as from_chars reads it; false when s is not one or it does
+// not fit (`overflow` says which).
+inline bool parse_int64(std::string_view s, std::int64_t& out, bool& overflow) {
+  overflow = false;
+  const std::size_t sign = !s.empty() && s[0] == '-' ? 1 : 0;
+  if (s.size() > sign && s.size() - sign <= 18) {  // fast path: no overflow possible
+    std::int64_t v = 0;
+    std::size_t i = sign;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) v = v * 10 + (s[i] - '0');
+    if (i == s.size()) {
+      out = sign ? -v : v;
+      return true;
+    }
+    return false;
+  }
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ptr != s.data() + s.size() || ec == std::errc::invalid_argument) return false;
+  overflow = ec == std::errc::result_out_of_range;
+  return !overflow;
+}
+
 // The rare path of parse_double(): from_chars found a number it could not represent.
 NumberStatus parse_out_of_range_double(std::string_view s, double& out);
 
@@ -58,6 +79,33 @@ NumberStatus parse_out_of_range_double(std::string_view s, double& out);
 // overflow (±inf) is out_of_range and leaves out unset. from_chars also reads "inf" and "nan":
 // a caller that refuses them checks first that s starts with a digit or '.' (after a '-').
 inline NumberStatus parse_double(std::string_view s, double& out) {
+  // Fast path, for what sensors send: [-]digits[.digits] with at most 15 digits is m / 10^k with
+  // m < 2^53 and k <= 15, two exact doubles, and IEEE division rounds correctly: from_chars' value.
+  static constexpr double kPow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  if (!s.empty() && s.size() <= 17) {
+    std::size_t i = s[0] == '-' ? 1 : 0;
+    std::uint64_t m = 0;
+    std::size_t digits = 0, frac = 0;
+    bool dot = false;
+    for (; i < s.size(); ++i) {
+      const char c = s[i];
+      if (c >= '0' && c <= '9') {
+        m = m * 10 + static_cast<unsigned>(c - '0');
+        ++digits;
+        frac += dot;
+      } else if (c == '.' && !dot && digits > 0) {
+        dot = true;
+      } else {
+        break;
+      }
+    }
+    if (i == s.size() && digits > 0 && digits <= 15 && !(dot && frac == 0)) {
+      const double v = static_cast<double>(m) / kPow10[frac];
+      out = s[0] == '-' ? -v : v;
+      return NumberStatus::ok;
+    }
+  }
   const char* const end = s.data() + s.size();
   const auto [ptr, ec] = std::from_chars(s.data(), end, out);
   if (ptr != end || ec == std::errc::invalid_argument) return NumberStatus::invalid;
