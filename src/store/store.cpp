@@ -284,7 +284,15 @@ Status Store::load_chunks() {
 
 void Store::insert_head(SeriesState& s, std::span<const Sample> samples) {
   std::lock_guard lk(s.mu);
-  for (const Sample& x : samples) {
+  // The usual case first: samples in order, after the head's newest, appended in one copy.
+  std::size_t in_order = 0;
+  Timestamp newest = s.head.empty() ? kMinTimestamp : s.head.back().ts;
+  while (in_order < samples.size() && samples[in_order].ts > newest)
+    newest = samples[in_order++].ts;
+  s.head.insert(s.head.end(), samples.begin(), samples.begin() + static_cast<long>(in_order));
+  head_points_ += in_order;
+  s.max_ts = std::max(s.max_ts, newest);
+  for (const Sample& x : samples.subspan(in_order)) {
     if (s.head.empty() || x.ts > s.head.back().ts) {
       s.head.push_back(x);
     } else {
