@@ -137,42 +137,62 @@ std::array<std::uint64_t, kPredictors> proxy_bits(const std::vector<std::int64_t
   return bits;
 }
 
-// The decimal block of mantissas at exponent e (the layout in value_codec.hpp).
-void encode_mantissas(const Mantissas& mant, unsigned e, std::vector<std::uint8_t>& out) {
-  // Predictor: shortlist two by a bit-length proxy, then pick by the entropy estimate.
+// How a block of mantissas is coded: the predictor is shortlisted by a bit-length proxy, the two
+// best by the proxy are priced by the entropy estimate, the cheaper kept.
+struct MantissaPlan {
   std::int64_t level = 0;
-  {
-    long double sum = 0;
-    for (std::int64_t m : mant.m) sum += static_cast<long double>(m);
-    level = std::llround(static_cast<double>(sum / static_cast<long double>(mant.m.size())));
-  }
-  const auto proxy = proxy_bits(mant.m, level);
-  std::array<unsigned, kPredictors> order{};
-  for (unsigned p = 0; p < kPredictors; ++p) order[p] = p;
-  std::sort(order.begin(), order.end(),
-            [&](unsigned a, unsigned b) { return proxy[a] < proxy[b]; });
-  unsigned predictor = order[0];
-  std::vector<std::uint64_t> r_best, r;
-  residuals(mant.m, order[0], level, r_best);
-  ResidualPlan plan = plan_residuals(r_best);
-  if (mant.m.size() > 16) {
-    residuals(mant.m, order[1], level, r);
-    if (ResidualPlan second = plan_residuals(r); second.bits < plan.bits) {
-      predictor = order[1];
-      r_best.swap(r);
-      plan = second;
-    }
-  }
+  std::array<unsigned, kPredictors> by_proxy{};  // predictors, best proxy first
+  unsigned predictor = 0;
+  std::vector<std::uint64_t> residuals;
+  ResidualPlan plan;
+};
 
+// The plan of the predictor with the best proxy alone (what a quick price needs).
+MantissaPlan shortlist(const Mantissas& mant) {
+  MantissaPlan p;
+  long double sum = 0;
+  for (std::int64_t m : mant.m) sum += static_cast<long double>(m);
+  p.level = std::llround(static_cast<double>(sum / static_cast<long double>(mant.m.size())));
+  const auto proxy = proxy_bits(mant.m, p.level);
+  for (unsigned i = 0; i < kPredictors; ++i) p.by_proxy[i] = i;
+  std::sort(p.by_proxy.begin(), p.by_proxy.end(),
+            [&](unsigned a, unsigned b) { return proxy[a] < proxy[b]; });
+  p.predictor = p.by_proxy[0];
+  residuals(mant.m, p.predictor, p.level, p.residuals);
+  p.plan = plan_residuals(p.residuals);
+  return p;
+}
+
+// The runner-up by the proxy, priced too; the plan keeps the cheaper.
+void consider_runner_up(const Mantissas& mant, MantissaPlan& p) {
+  if (mant.m.size() <= 16) return;
+  std::vector<std::uint64_t> r;
+  residuals(mant.m, p.by_proxy[1], p.level, r);
+  if (ResidualPlan second = plan_residuals(r); second.bits < p.plan.bits) {
+    p.predictor = p.by_proxy[1];
+    p.residuals.swap(r);
+    p.plan = second;
+  }
+}
+
+// The decimal block of mantissas at exponent e (the layout in value_codec.hpp), as planned.
+void write_mantissas(const Mantissas& mant, unsigned e, const MantissaPlan& p,
+                     std::vector<std::uint8_t>& out) {
   ByteWriter w(out);
   w.u8(static_cast<std::uint8_t>(e));
-  w.u8(static_cast<std::uint8_t>(predictor));
-  w.svarint(level);
+  w.u8(static_cast<std::uint8_t>(p.predictor));
+  w.svarint(p.level);
   w.svarint(mant.m[0]);
-  encode_residuals(r_best, plan, out);
+  encode_residuals(p.residuals, p.plan, out);
   encode_residuals(mant.corrections, out);
   w.varint(mant.raw.size());
   for (std::uint64_t b : mant.raw) w.u64(b);
+}
+
+void encode_mantissas(const Mantissas& mant, unsigned e, std::vector<std::uint8_t>& out) {
+  MantissaPlan p = shortlist(mant);
+  consider_runner_up(mant, p);
+  write_mantissas(mant, e, p, out);
 }
 
 }  // namespace
@@ -457,6 +477,11 @@ bool find_distinct(std::span<const double> values, std::size_t limit, DistinctVa
 
 bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
                        std::vector<std::uint8_t>& out) {
+  // The price (table + estimated index block) above which a dictionary is not encoded, as a
+  // share of what it must beat. On the NAB corpus and the synthetic plant in chunks of 100, 1,000
+  // and 8,192 points, every dictionary that won was priced below 1.0; 9 in 10 of those that lost
+  // were priced above 1.05 (and their chunks are the same as when every one was encoded).
+  constexpr double kGiveUp = 1.05;
   const std::size_t n = values.size();
   if (n < 2) return false;
   // Indices into k values that follow no predictor cost about log2(k) bits each; when the values
@@ -485,6 +510,7 @@ bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
   indices.m.resize(n);
   for (std::size_t i = 0; i < n; ++i) indices.m[i] = rank[distinct.id_of[i]];
   indices.corrections.assign(n, 0);
+  const std::size_t start = out.size();
   ByteWriter w(out);
   w.varint(table.size());
   const std::size_t codec_at = out.size();
@@ -498,7 +524,18 @@ bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
     out.insert(out.end(), gorilla.begin(), gorilla.end());
     out[codec_at] = 1;
   }
-  encode_mantissas(indices, 0, out);
+  // Most dictionaries lose, and encoding their indices would be most of the time spent on them:
+  // price the index block first, by the plan of its predictor with the best proxy (an estimate
+  // that runs below the block's real size, which the runner-up predictor rarely beats by much),
+  // and give up when the table and that price already come to more than what is to beat.
+  MantissaPlan plan = shortlist(indices);
+  const double price = static_cast<double>(out.size() - start) + plan.plan.bits / 8;
+  if (price > kGiveUp * static_cast<double>(to_beat)) {
+    out.resize(start);
+    return false;
+  }
+  consider_runner_up(indices, plan);
+  write_mantissas(indices, 0, plan, out);
   return true;
 }
 

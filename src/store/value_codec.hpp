@@ -37,8 +37,9 @@ enum class ValueCodec : std::uint8_t { decimal = 0, gorilla = 1, dictionary = 2 
 bool encode_decimal(std::span<const double> values, std::vector<std::uint8_t>& out);
 void encode_gorilla(std::span<const double> values, std::vector<std::uint8_t>& out);
 // Appends the dictionary encoding; false (out unchanged) when three quarters of the values or more
-// are distinct, or when the values' best encoding so far, `to_beat` bytes, is already cheaper
-// than three quarters of log2(distinct values) bits a value: then it does not pay.
+// are distinct, when the values' best encoding so far, `to_beat` bytes, is already cheaper than
+// half of log2(distinct values) bits a value, or when the table and the estimated index block
+// come to more than `to_beat`: then it does not pay.
 bool encode_dictionary(std::span<const double> values, std::size_t to_beat,
                        std::vector<std::uint8_t>& out);
 
