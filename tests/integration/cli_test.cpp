@@ -67,6 +67,31 @@ TEST_F(Cli, ImportsNabAndReportsStats) {
   EXPECT_EQ(latest["value"], 26288);
 }
 
+// More series than the heads' memory budget (1 Mi points) holds at full length: the store seals
+// short chunks while importing, and import merges them before it returns, so each series of 500
+// points ends in one chunk (without the merge: two, the first sealed at about 500 by the sweep).
+TEST_F(Cli, ImportEndsWithFullChunks) {
+  std::filesystem::create_directories(dir_);
+  const auto file = dir_ / "many.lp";
+  constexpr int kSeries = 2200, kPoints = 500;
+  {
+    std::ofstream out(file);
+    for (int t = 0; t < kPoints; ++t)
+      for (int s = 0; s < kSeries; ++s)
+        out << "m,device=d" << s << " v=" << (s % 7) * 0.5 + t % 13 << ' ' << 1700000000 + t
+            << '\n';
+  }
+  const auto imp =
+      run("--data-dir " + (dir_ / "db").string() + " import " + file.string() + " --precision s");
+  ASSERT_EQ(imp.rc, 0) << imp.out;
+  EXPECT_NE(imp.out.find("imported 1100000 points, refused 0"), std::string::npos) << imp.out;
+  const auto stats = run("--data-dir " + (dir_ / "db").string() + " stats --json");
+  ASSERT_EQ(stats.rc, 0) << stats.out;
+  const auto j = nlohmann::json::parse(stats.out);
+  EXPECT_EQ(j["points"], kSeries * kPoints);
+  EXPECT_EQ(j["chunks"], kSeries);
+}
+
 TEST_F(Cli, RefusesBadLinesWithReasonsAndKeepsTheRest) {
   std::filesystem::create_directories(dir_);
   const auto file = dir_ / "in.lp";
