@@ -58,9 +58,10 @@ struct ServerConfig {
 
   // The broker connector (docs/mqtt-connector.md): off unless a URL is given.
   struct Connector {
-    std::string url;  // mqtt://host[:port]
+    std::string url;  // mqtt://host[:port], mqtts://host[:port]
     std::string username, password;
-    std::string client_id = "strata";  // unique per Strata node, stable across restarts
+    std::string ca_file, cert_file, key_file;  // TLS (mqtts://): trust anchor, client certificate
+    std::string client_id = "strata";          // unique per Strata node, stable across restarts
     std::string share_group = "strata";
     Timestamp session_expiry = 3600 * kMicrosPerSecond;
     Timestamp keep_alive = 30 * kMicrosPerSecond;

@@ -238,6 +238,9 @@ Status Server::Parts::start_listeners() {
     co.url = cc.url;
     co.username = cc.username;
     co.password = cc.password;
+    co.ca_file = cc.ca_file;
+    co.cert_file = cc.cert_file;
+    co.key_file = cc.key_file;
     co.client_id = cc.client_id;
     co.share_group = cc.share_group;
     co.session_expiry = std::chrono::seconds(cc.session_expiry / kMicrosPerSecond);

@@ -7,6 +7,10 @@
 //    the same client id: the messages delivered but not completed arrive again, and all others too.
 //  - Sparkplug: NBIRTH/DBIRTH/DDATA from Tahu reach the sink by metric name; a forced seq gap
 //    is answered with a rebirth NCMD that reaches the Tahu client; the gap's data are quarantined.
+//  - TLS: Mosquitto's TLS listener with certificates the test makes with openssl (a CA, the
+//    broker's for IP 127.0.0.1, a client's): a flood arrives whole over mqtts://; a broker whose
+//    certificate another CA signed, and a broker that wants a client certificate not given, are
+//    refused in the handshake with the reason, and nothing arrives.
 #include "ingest/mqtt_connector/mqtt_connector.hpp"
 
 #include <fcntl.h>
@@ -28,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -135,29 +140,50 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
+// A TLS listener of the test broker: its certificate and key, and the CA that client certificates
+// must chain to when it requires them.
+struct TlsListener {
+  fs::path ca, cert, key;
+  bool require_client_certificate = false;
+};
+
 // Mosquitto on 127.0.0.1 with a configuration of the test's own: nothing queued is ever dropped
-// (max_queued_messages 0), no persistence (the broker lives as long as the test).
+// (max_queued_messages 0), no persistence (the broker lives as long as the test). With `tls`, a
+// second listener speaks TLS (publishers use the plain one).
 class Mosquitto {
  public:
-  Mosquitto() {
+  explicit Mosquitto(const std::optional<TlsListener>& tls = std::nullopt) {
     char tmpl[] = "/tmp/strata-mosquitto-XXXXXX";
     dir_ = mkdtemp(tmpl);
     port_ = free_port();
-    std::ofstream(dir_ / "mosquitto.conf") << "listener " << port_ << " 127.0.0.1\n"
-                                           << "allow_anonymous true\n"
-                                           << "persistence false\n"
-                                           << "max_queued_messages 0\n"
-                                           << "max_queued_bytes 0\n"
-                                           << "max_inflight_messages 100\n"
-                                           << "set_tcp_nodelay true\n"
-                                           << "log_dest stdout\n";
+    std::ofstream conf(dir_ / "mosquitto.conf");
+    conf << "allow_anonymous true\n"
+         << "persistence false\n"
+         << "max_queued_messages 0\n"
+         << "max_queued_bytes 0\n"
+         << "max_inflight_messages 100\n"
+         << "set_tcp_nodelay true\n"
+         << "log_dest stdout\n"
+         << "listener " << port_ << " 127.0.0.1\n";
+    if (tls) {
+      tls_port_ = free_port();
+      conf << "listener " << tls_port_ << " 127.0.0.1\n"
+           << "cafile " << tls->ca.string() << "\n"
+           << "certfile " << tls->cert.string() << "\n"
+           << "keyfile " << tls->key.string() << "\n"
+           << "require_certificate " << (tls->require_client_certificate ? "true" : "false")
+           << "\n";
+    }
+    conf.close();
     const std::string bin = find_program("mosquitto");
     if (bin.empty()) return;
     process_ = std::make_unique<Process>(
         std::vector<std::string>{bin, "-c", (dir_ / "mosquitto.conf").string()}, std::string(),
         (dir_ / "mosquitto.log").string());
-    ready_ = process_->started() &&
-             wait_until([&] { return port_accepts(port_); }, std::chrono::milliseconds(10'000));
+    ready_ =
+        process_->started() &&
+        wait_until([&] { return port_accepts(port_) && (!tls_port_ || port_accepts(tls_port_)); },
+                   std::chrono::milliseconds(10'000));
   }
   ~Mosquitto() {
     process_.reset();
@@ -167,12 +193,15 @@ class Mosquitto {
   [[nodiscard]] bool ready() const { return ready_; }
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] std::string tls_url() const {
+    return "mqtts://127.0.0.1:" + std::to_string(tls_port_);
+  }
   [[nodiscard]] const fs::path& dir() const { return dir_; }
   [[nodiscard]] std::string log() const { return read_file(dir_ / "mosquitto.log"); }
 
  private:
   fs::path dir_;
-  std::uint16_t port_ = 0;
+  std::uint16_t port_ = 0, tls_port_ = 0;
   std::unique_ptr<Process> process_;
   bool ready_ = false;
 };
@@ -337,6 +366,76 @@ int publish_numbers(const Mosquitto& broker, int first, int n, const std::string
       lines.string());
   return pub.wait(120'000ms);
 }
+
+// Certificates made with the openssl command for one test, in a scratch directory: a CA, the
+// broker's (CN and subjectAltName IP 127.0.0.1) and a client's, both signed by the CA, and a
+// second CA that signed nothing here.
+class TestPki {
+ public:
+  TestPki() {
+    char tmpl[] = "/tmp/strata-pki-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::ofstream(dir_ / "san.ext") << "subjectAltName=IP:127.0.0.1\n";
+    ok_ = self_signed("ca") && self_signed("other-ca") &&
+          signed_by_ca("server", "127.0.0.1", true) &&
+          signed_by_ca("client", "strata-tls-test", false);
+    // Mosquitto started as root reads its files as the mosquitto user: test keys, readable.
+    std::error_code ec;
+    fs::permissions(dir_,
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec,
+                    ec);
+    for (const auto& e : fs::directory_iterator(dir_, ec))
+      fs::permissions(e.path(), fs::perms::others_read | fs::perms::group_read,
+                      fs::perm_options::add, ec);
+  }
+  ~TestPki() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] fs::path file(const std::string& name) const { return dir_ / name; }
+
+ private:
+  int openssl(std::vector<std::string> args) {
+    args.insert(args.begin(), find_program("openssl"));
+    Process p(args, std::string(), (dir_ / "openssl.log").string());
+    return p.wait(30'000ms);
+  }
+  bool self_signed(const std::string& name) {
+    return openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=" + name, "-keyout",
+                    (dir_ / (name + ".key")).string(), "-out",
+                    (dir_ / (name + ".pem")).string()}) == 0;
+  }
+  bool signed_by_ca(const std::string& name, const std::string& cn, bool san) {
+    const auto csr = (dir_ / (name + ".csr")).string();
+    if (openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-subj", "/CN=" + cn, "-keyout", (dir_ / (name + ".key")).string(), "-out",
+                 csr}) != 0)
+      return false;
+    std::vector<std::string> args = {"x509",
+                                     "-req",
+                                     "-in",
+                                     csr,
+                                     "-CA",
+                                     (dir_ / "ca.pem").string(),
+                                     "-CAkey",
+                                     (dir_ / "ca.key").string(),
+                                     "-CAcreateserial",
+                                     "-days",
+                                     "2",
+                                     "-out",
+                                     (dir_ / (name + ".pem")).string()};
+    if (san) {
+      args.push_back("-extfile");
+      args.push_back((dir_ / "san.ext").string());
+    }
+    return openssl(args) == 0;
+  }
+  fs::path dir_;
+  bool ok_ = false;
+};
 
 #define REQUIRE_BROKER(broker)                                                    \
   if (!(broker).ready()) {                                                        \
@@ -517,6 +616,66 @@ TEST(MqttConnector, SparkplugFromTahuReachesTheSinkAndAGapAsksTahuForARebirth) {
   EXPECT_NE(q[0].find("a seq gap"), std::string::npos) << q[0];
   std::lock_guard lock(events_m);
   EXPECT_NE(std::find(events.begin(), events.end(), "node_stale d1"), events.end());
+}
+
+}  // namespace
+}  // namespace strata::ingest::mqtt_connector
+
+namespace strata::ingest::mqtt_connector {
+namespace {
+
+TEST(MqttConnector, TlsChecksTheBrokersCertificateAndCarriesEveryMessage) {
+  TestPki pki;
+  ASSERT_TRUE(pki.ok()) << "openssl could not make the test certificates";
+  Mosquitto broker(TlsListener{pki.file("ca.pem"), pki.file("server.pem"), pki.file("server.key"),
+                               /*require_client_certificate=*/true});
+  REQUIRE_BROKER(broker);
+
+  // The broker's certificate chains to ca_file and names 127.0.0.1; ours chains to its cafile.
+  {
+    constexpr int kMessages = 2'000;
+    TestSink sink;
+    auto options = json_options(broker, "strata-tls");
+    options.url = broker.tls_url();
+    options.ca_file = pki.file("ca.pem").string();
+    options.cert_file = pki.file("client.pem").string();
+    options.key_file = pki.file("client.key").string();
+    RunningConnector connector(options, sink);
+    ASSERT_TRUE(wait_until([&] { return connector->stats().subscribed >= 1; }, 10'000ms))
+        << connector.errors() << broker.log();
+    ASSERT_EQ(publish_numbers(broker, 0, kMessages, "plant/a/l1/press-9/telemetry"), 0);
+    ASSERT_TRUE(wait_until([&] { return sink.numbers().size() == kMessages; }, 60'000ms))
+        << sink.numbers().size() << " of " << kMessages << " numbers arrived\n"
+        << connector.errors();
+    EXPECT_TRUE(wait_until([&] { return connector->stats().acked >= kMessages; }, 10'000ms));
+    EXPECT_EQ(connector.errors(), "");
+  }
+  // Refusals, each before anything is sent: a broker certificate of another CA, and no client
+  // certificate for a broker that requires one.
+  const auto refused = [&](const std::string& ca, bool with_client_certificate) {
+    TestSink sink;
+    auto options = json_options(broker, "strata-tls-refused");
+    options.url = broker.tls_url();
+    options.ca_file = pki.file(ca).string();
+    if (with_client_certificate) {
+      options.cert_file = pki.file("client.pem").string();
+      options.key_file = pki.file("client.key").string();
+    }
+    RunningConnector connector(options, sink);
+    EXPECT_TRUE(wait_until([&] { return connector->stats().connection_errors >= 1; }, 10'000ms));
+    EXPECT_EQ(connector->stats().connects, 0u);
+    EXPECT_TRUE(sink.seen().empty());
+    return connector.errors();
+  };
+  const std::string wrong_ca = refused("other-ca.pem", true);
+  EXPECT_NE(wrong_ca.find("TLS handshake with MQTT broker 127.0.0.1:"), std::string::npos)
+      << wrong_ca;
+  EXPECT_NE(wrong_ca.find("certificate verify failed"), std::string::npos) << wrong_ca;
+  EXPECT_NE(wrong_ca.find("does not chain to ca_file"), std::string::npos) << wrong_ca;
+  const std::string no_client_certificate = refused("ca.pem", false);
+  EXPECT_FALSE(no_client_certificate.empty());
+  EXPECT_EQ(no_client_certificate.find("certificate verify failed"), std::string::npos)
+      << no_client_certificate;
 }
 
 }  // namespace

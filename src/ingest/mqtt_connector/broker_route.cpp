@@ -33,19 +33,23 @@ std::vector<std::string_view> split_levels(std::string_view topic) {
 
 Result<BrokerAddress> parse_broker_url(std::string_view url) {
   std::string_view rest;
-  for (std::string_view scheme : {"mqtt://", "tcp://"}) {
-    if (url.starts_with(scheme)) rest = url.substr(scheme.size());
+  BrokerAddress out;
+  for (std::string_view scheme : {"mqtt://", "tcp://", "mqtts://", "ssl://"}) {
+    if (url.starts_with(scheme)) {
+      rest = url.substr(scheme.size());
+      out.tls = scheme == "mqtts://" || scheme == "ssl://";
+      out.port = out.tls ? 8883 : 1883;
+    }
   }
   if (rest.data() == nullptr) {
-    if (url.starts_with("mqtts://") || url.starts_with("ssl://") || url.starts_with("ws")) {
+    if (url.starts_with("ws")) {
       return url_error(url,
-                       "TLS and WebSocket are not supported by the connector; use the broker's "
-                       "plain listener (mqtt://host:1883) on a trusted network");
+                       "MQTT over WebSocket is not supported by the connector; use the broker's "
+                       "MQTT listener (mqtt://host:1883, or mqtts://host:8883 with TLS)");
     }
-    return url_error(url, "expected mqtt://host[:port]");
+    return url_error(url, "expected mqtt://host[:port] or mqtts://host[:port]");
   }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  BrokerAddress out;
   std::string_view host = rest;
   if (rest.starts_with('[')) {  // [::1]:1883
     const std::size_t close = rest.find(']');

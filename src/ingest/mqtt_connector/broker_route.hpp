@@ -3,6 +3,7 @@
 // broker's URL, and the routes that say which topics carry whose telemetry.
 //
 //   URL      mqtt://host[:port]        (port 1883 by default; tcp:// is read the same way)
+//            mqtts://host[:port]       TLS (port 8883 by default; ssl:// is read the same way)
 //   route    pattern  plant/{site}/{line}/{device}/telemetry
 //            device   {device}  or any text with captures, e.g. {site}.{line}.{device}
 //
@@ -24,7 +25,7 @@ namespace strata::ingest::mqtt_connector {
 
 // Error codes of the connector's configuration and connection.
 enum class errc {
-  bad_url = 1,  // not mqtt://host[:port]
+  bad_url = 1,  // not mqtt[s]://host[:port]
   bad_route,    // a route pattern or device template that cannot work
   bad_config,   // another option (client id, share group ...)
   connection,   // the broker refused us or the connection broke (the message says which)
@@ -33,11 +34,12 @@ enum class errc {
 struct BrokerAddress {
   std::string host;
   std::uint16_t port = 1883;
+  bool tls = false;
 };
 
-// Reads mqtt://host[:port] (or tcp://). errc::bad_url names what is wrong and the fix; mqtts://
-// and ws:// are refused (TLS and WebSocket are not implemented: put a TLS terminator beside the
-// broker or use its plain listener on a trusted network).
+// Reads mqtt://host[:port] (or tcp://) and mqtts://host[:port] (or ssl://). errc::bad_url names
+// what is wrong and the fix; ws:// and wss:// are refused (MQTT over WebSocket is not built: use
+// the broker's MQTT listener, which every broker that offers WebSocket has too).
 [[nodiscard]] Result<BrokerAddress> parse_broker_url(std::string_view url);
 
 // One configured topic pattern and how its captures name the device.

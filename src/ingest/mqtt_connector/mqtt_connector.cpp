@@ -5,6 +5,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -74,7 +75,11 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
   JsonTelemetryDecoder json;
 
   tcp::resolver resolver;
-  tcp::socket socket;
+  tcp::socket socket;  // the connection, or (TLS) the socket under `tls`
+  // TLS (mqtts://): the context made once, and each connection's stream, shared with the handlers
+  // of its operations so that it outlives them when a connection is replaced.
+  std::optional<asio::ssl::context> tls_context;
+  std::shared_ptr<asio::ssl::stream<tcp::socket>> tls;
   asio::steady_timer reconnect_timer, retry_timer, ping_timer, connect_timer;
   std::chrono::milliseconds backoff;
   std::chrono::seconds keep_alive{0};  // the session's: ours, or the broker's if it imposes one
@@ -109,8 +114,28 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
     connect();
   }
 
+  // The connection's transport: f(stream, keep), where `keep` is what the handlers of an operation
+  // on it hold (the TLS stream; nothing for the plain socket, a member).
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls)
+      f(*tls, tls);
+    else
+      f(socket, std::shared_ptr<void>());
+  }
+
+  // The socket the TCP connection is made on.
+  tcp::socket& tcp_socket() { return tls ? tls->next_layer() : socket; }
+
   void connect() {
     if (!running) return;
+    if (tls_context) {
+      tls = std::make_shared<asio::ssl::stream<tcp::socket>>(strand, *tls_context);
+      // SNI, and the broker's certificate must name the host of the URL (or its IP address).
+      SSL_set_tlsext_host_name(tls->native_handle(), address.host.c_str());
+      tls->set_verify_mode(asio::ssl::verify_peer);
+      tls->set_verify_callback(asio::ssl::host_name_verification(address.host));
+    }
     const std::uint64_t gen = generation;
     resolver.async_resolve(
         address.host, std::to_string(address.port),
@@ -129,23 +154,50 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
                        std::to_string(self->address.port) + " did not accept the connection in " +
                        std::to_string(self->options.connect_timeout.count()) + " ms");
           });
-          asio::async_connect(
-              self->socket, results,
-              [self, gen](const boost::system::error_code& e, const tcp::endpoint&) {
-                if (gen != self->generation) return;
-                if (e) {
-                  self->fail("cannot connect to MQTT broker " + self->address.host + ":" +
-                             std::to_string(self->address.port) + ": " + e.message());
-                  return;
-                }
-                self->on_tcp_connected();
-              });
+          asio::async_connect(self->tcp_socket(), results,
+                              [self, gen, keep = self->tls](const boost::system::error_code& e,
+                                                            const tcp::endpoint&) {
+                                if (gen != self->generation) return;
+                                if (e) {
+                                  self->fail("cannot connect to MQTT broker " + self->address.host +
+                                             ":" + std::to_string(self->address.port) + ": " +
+                                             e.message());
+                                  return;
+                                }
+                                self->on_tcp_connected();
+                              });
         });
   }
 
   void on_tcp_connected() {
     boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
+    tcp_socket().set_option(tcp::no_delay(true), ignored);
+    if (!tls) return on_connected();
+    const std::uint64_t gen = generation;
+    tls->async_handshake(
+        asio::ssl::stream_base::client,
+        [self = shared_from_this(), gen, keep = tls](const boost::system::error_code& e) {
+          if (gen != self->generation) return;
+          if (e) {
+            self->fail("TLS handshake with MQTT broker " + self->address.host + ":" +
+                       std::to_string(self->address.port) + " failed: " + tls_reason(e));
+            return;
+          }
+          self->on_connected();
+        });
+  }
+
+  // What went wrong in a TLS handshake, in words (OpenSSL's reason, with the certificate check
+  // that failed when it was one).
+  static std::string tls_reason(const boost::system::error_code& e) {
+    std::string why = e.message();
+    if (e.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(e.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+      why += " (the broker's certificate does not chain to ca_file or does not name the host)";
+    return why;
+  }
+
+  void on_connected() {
     last_received = SteadyClock::now();
     mqtt::Connect c;
     c.version = mqtt::Version::v5;
@@ -175,19 +227,21 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
     reading = true;
     if (in.size() < in_end + kReadChunk) in.resize(in_end + kReadChunk);
     const std::uint64_t gen = generation;
-    socket.async_read_some(
-        asio::buffer(in.data() + in_end, kReadChunk),
-        [self = shared_from_this(), gen](const boost::system::error_code& ec, std::size_t n) {
-          if (gen != self->generation) return;
-          self->reading = false;
-          if (ec) {
-            self->fail("connection to the MQTT broker lost: " + ec.message());
-            return;
-          }
-          self->in_end += n;
-          self->last_received = SteadyClock::now();
-          self->process();
-        });
+    with_stream([&](auto& stream, auto keep) {
+      stream.async_read_some(asio::buffer(in.data() + in_end, kReadChunk),
+                             [self = shared_from_this(), gen, keep](
+                                 const boost::system::error_code& ec, std::size_t n) {
+                               if (gen != self->generation) return;
+                               self->reading = false;
+                               if (ec) {
+                                 self->fail("connection to the MQTT broker lost: " + ec.message());
+                                 return;
+                               }
+                               self->in_end += n;
+                               self->last_received = SteadyClock::now();
+                               self->process();
+                             });
+    });
   }
 
   // Decodes and handles every complete packet in the buffer, unless paused; then reads more.
@@ -465,22 +519,24 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
     writing = true;
     out.swap(sending);
     const std::uint64_t gen = generation;
-    asio::async_write(
-        socket, asio::buffer(sending),
-        [self = shared_from_this(), gen](const boost::system::error_code& ec, std::size_t) {
-          if (gen != self->generation) return;
-          self->writing = false;
-          if (ec) {
-            self->fail("cannot write to the MQTT broker: " + ec.message());
-            return;
-          }
-          self->sending.clear();
-          if (self->out.empty() && self->closing) {
-            self->close_connection();
-            return;
-          }
-          self->write_next();
-        });
+    with_stream([&](auto& stream, auto keep) {
+      asio::async_write(
+          stream, asio::buffer(sending),
+          [self = shared_from_this(), gen, keep](const boost::system::error_code& ec, std::size_t) {
+            if (gen != self->generation) return;
+            self->writing = false;
+            if (ec) {
+              self->fail("cannot write to the MQTT broker: " + ec.message());
+              return;
+            }
+            self->sending.clear();
+            if (self->out.empty() && self->closing) {
+              self->close_connection();
+              return;
+            }
+            self->write_next();
+          });
+    });
   }
 
   void arm_ping() {
@@ -501,8 +557,9 @@ struct MqttConnector::State : std::enable_shared_from_this<State> {
   // Ends the connection: nothing of it is acknowledged any more (the broker redelivers).
   void close_connection() {
     boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    tcp_socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_socket().close(ignored);
+    tls.reset();  // the handlers still in flight hold it until they have run
     resolver.cancel();
     retry_timer.cancel();
     ping_timer.cancel();
@@ -564,8 +621,44 @@ Result<std::shared_ptr<MqttConnector>> MqttConnector::create(asio::io_context& i
   if (options.receive_maximum == 0) {
     return Error::of(errc::bad_config, "MQTT connector receive_maximum must be at least 1");
   }
+  const bool has_cert = !options.cert_file.empty(), has_key = !options.key_file.empty();
+  if (has_cert != has_key) {
+    return Error::of(errc::bad_config,
+                     "MQTT connector needs both cert_file and key_file for a client certificate "
+                     "(or neither)");
+  }
+  if (!address->tls && (!options.ca_file.empty() || has_cert)) {
+    return Error::of(errc::bad_config, "MQTT connector has TLS files but the URL '" +
+                                           shown(options.url) +
+                                           "' is plain MQTT; use mqtts:// to connect with TLS");
+  }
+  std::optional<asio::ssl::context> tls_context;
+  if (address->tls) {
+    tls_context.emplace(asio::ssl::context::tls_client);
+    boost::system::error_code ec;
+    const auto refuse = [&](const char* what, const std::string& file) {
+      return Error::of(errc::bad_config, "MQTT connector cannot load " + std::string(what) +
+                                             (file.empty() ? "" : " '" + shown(file) + "'") + ": " +
+                                             ec.message());
+    };
+    tls_context->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    if (options.ca_file.empty()) {
+      if (tls_context->set_default_verify_paths(ec); ec)
+        return refuse("the system's trust store", {});
+    } else if (tls_context->load_verify_file(options.ca_file, ec); ec) {
+      return refuse("ca_file", options.ca_file);
+    }
+    if (has_cert) {
+      if (tls_context->use_certificate_chain_file(options.cert_file, ec); ec)
+        return refuse("cert_file", options.cert_file);
+      if (tls_context->use_private_key_file(options.key_file, asio::ssl::context::pem, ec); ec)
+        return refuse("key_file", options.key_file);
+    }
+  }
   auto state = std::make_shared<State>(io, std::move(options), sink, clock);
   state->address = std::move(*address);
+  state->tls_context = std::move(tls_context);
   for (const auto& rc : state->options.routes) {
     auto route = BrokerRoute::create(rc.pattern, rc.device);
     if (!route) return route.error();

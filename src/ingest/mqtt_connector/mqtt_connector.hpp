@@ -60,9 +60,15 @@ struct RouteConfig {
 
 // The connector's configuration (docs/mqtt-connector.md lists the TOML keys that fill it).
 struct MqttConnectorOptions {
-  std::string url;  // mqtt://host[:port]
+  std::string url;  // mqtt://host[:port], or mqtts://host[:port] for TLS
   std::string username;
   std::string password;
+  // TLS (mqtts://): the broker's certificate must chain to ca_file (PEM; empty: the system's
+  // trust store) and name the URL's host. cert_file and key_file (PEM, both or neither) are the
+  // connector's own certificate, for brokers that require clients to present one.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
   std::string client_id;               // required and stable: the broker keeps the session under it
   std::string share_group = "strata";  // "" subscribes without $share (one Strata node only)
   std::vector<RouteConfig> routes;     // JSON telemetry topics

@@ -310,7 +310,15 @@ TEST(MqttConnector, RefusesOptionsThatCannotWork) {
   EXPECT_TRUE(MqttConnector::create(io, good, sink, clock).ok());
   auto o = good;
   o.url = "mqtts://x";
-  EXPECT_NE(error_of(o).find("TLS"), std::string::npos);
+  EXPECT_TRUE(MqttConnector::create(io, o, sink, clock).ok()) << "TLS with the system's CAs";
+  o.ca_file = "/nonexistent/ca.pem";
+  EXPECT_NE(error_of(o).find("cannot load ca_file '/nonexistent/ca.pem'"), std::string::npos);
+  o = good;
+  o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  EXPECT_NE(error_of(o).find("use mqtts://"), std::string::npos);
+  o.url = "mqtts://x";
+  o.cert_file = "client.pem";
+  EXPECT_NE(error_of(o).find("both cert_file and key_file"), std::string::npos);
   o = good;
   o.client_id.clear();
   EXPECT_NE(error_of(o).find("needs a client_id"), std::string::npos);
