@@ -83,7 +83,10 @@ class AnomalyLikelihood {
     const double avg = sum_ / static_cast<double>(std::min<std::uint64_t>(n_, w));
     double out = 0;
     if (n_ > config_.learning) {
-      if (m_ > 0) {
+      // The averages learnt so far, this one excepted (the first n_ − 1 − ⌊learning⌋ points past
+      // the learning period).
+      const auto m = n_ - 1 - static_cast<std::uint64_t>(config_.learning);
+      if (m > 0) {
         const double mean = std::max(mean_, config_.min_mean);
         const double var = std::max(var_, config_.min_variance);
         const double z = std::abs(avg - mean) / std::sqrt(var);
@@ -99,8 +102,7 @@ class AnomalyLikelihood {
                                       : likelihood;
       }
       // Learn the distribution of the averages after the learning period.
-      ++m_;
-      const double a = std::max(1.0 / static_cast<double>(m_), 1.0 / config_.history);
+      const double a = std::max(1.0 / static_cast<double>(m + 1), 1.0 / config_.history);
       const double d = avg - mean_;
       mean_ += a * d;
       var_ = (1 - a) * (var_ + a * d * d);
@@ -119,7 +121,6 @@ class AnomalyLikelihood {
   void visit(Io& io) {
     config_.each([&](std::string_view, auto& f) { io.field(f); });
     io.field(n_);
-    io.field(m_);
     io.field(pos_);
     io.field(sum_);
     io.field(mean_);
@@ -130,7 +131,7 @@ class AnomalyLikelihood {
 
  private:
   Config config_;
-  std::uint64_t n_ = 0, m_ = 0;
+  std::uint64_t n_ = 0;
   std::uint64_t pos_ = 0;
   double sum_ = 0, mean_ = 0, var_ = 0, prev_tail_ = 1;
   std::vector<float> ring_;

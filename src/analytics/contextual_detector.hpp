@@ -187,9 +187,9 @@ class ContextualDetector {
   std::uint64_t history_ = 0;
   std::uint64_t symbols_ = 0;
   double lo_ = 0, hi_ = 0;
-  bool exact_ = false;  // one counter per context (derived from the configuration)
   double block_sum_ = 0;
   std::uint32_t block_n_ = 0;
+  bool exact_ = false;  // one counter per context (derived from the configuration)
   double last_novelty_ = 0;
   std::vector<std::uint8_t> counts_;
 };
