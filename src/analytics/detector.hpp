@@ -67,6 +67,8 @@ enum class DetectorKind : std::uint8_t {
   likelihood = 7,
   ensemble = 8,
   multivariate = 9,
+  mean_shift = 10,
+  rank_context = 11,
 };
 
 // Appends a detector's state frame (layout above) to a byte vector.

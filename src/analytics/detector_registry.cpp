@@ -63,7 +63,8 @@ Result<DetectorSpec> parse_detector_spec(std::string_view text) {
 std::vector<std::string_view> detector_names() {
   return {Ensemble::kName,         RobustBaseline::kName,     LikelihoodBaseline::kName,
           HoltWinters::kName,      ContextualDetector::kName, ChangePointDetector::kName,
-          SpectralResidual::kName, RandomCutForest::kName};
+          MeanShiftDetector::kName, RankContextDetector::kName, SpectralResidual::kName,
+          RandomCutForest::kName};
 }
 
 Result<AnyDetector> AnyDetector::create(const DetectorSpec& spec) {
@@ -76,6 +77,8 @@ Result<AnyDetector> AnyDetector::create(const DetectorSpec& spec) {
   if (spec.name == SpectralResidual::kName) return build<SpectralResidual>(spec, wrap);
   if (spec.name == RandomCutForest::kName) return build<RandomCutForest>(spec, wrap);
   if (spec.name == ChangePointDetector::kName) return build<ChangePointDetector>(spec, wrap);
+  if (spec.name == MeanShiftDetector::kName) return build<MeanShiftDetector>(spec, wrap);
+  if (spec.name == RankContextDetector::kName) return build<RankContextDetector>(spec, wrap);
   std::string known;
   for (auto n : detector_names()) known += (known.empty() ? "" : ", ") + std::string(n);
   return Error::of(errc::unknown_detector,
@@ -103,6 +106,10 @@ Result<AnyDetector> AnyDetector::restore(std::span<const std::uint8_t> bytes) {
       return lift(ContextualDetector::restore(bytes));
     case DetectorKind::change_point:
       return lift(ChangePointDetector::restore(bytes));
+    case DetectorKind::mean_shift:
+      return lift(MeanShiftDetector::restore(bytes));
+    case DetectorKind::rank_context:
+      return lift(RankContextDetector::restore(bytes));
     case DetectorKind::spectral_residual:
       return lift(SpectralResidual::restore(bytes));
     case DetectorKind::random_cut_forest:

@@ -56,7 +56,8 @@ class AnyDetector {
  private:
   using Variant =
       std::variant<Ensemble, RobustBaseline, LikelihoodBaseline, HoltWinters, ContextualDetector,
-                   ChangePointDetector, SpectralResidual, RandomCutForest>;
+                   ChangePointDetector, MeanShiftDetector, RankContextDetector, SpectralResidual,
+                   RandomCutForest>;
   explicit AnyDetector(Variant d) : d_(std::move(d)) {}
   Variant d_;
 };

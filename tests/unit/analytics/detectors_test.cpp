@@ -4,12 +4,14 @@
 // anomalies it is built for; the ensemble and the likelihood detector to all six.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
 
 #include "analytics/detector_registry.hpp"
 #include "analytics/multivariate.hpp"
+#include "core/crc32c.hpp"
 #include "synthetic_signals.hpp"
 
 namespace strata::analytics {
@@ -46,6 +48,7 @@ const std::vector<Case>& cases() {
        0.5,
        false,
        {Anomaly::level_shift, Anomaly::drift, Anomaly::variance, Anomaly::stuck}},
+      {"mean_shift", 0.3, false, {Anomaly::level_shift, Anomaly::drift}},
       {"spectral_residual", 0.38, false, {Anomaly::spike, Anomaly::variance}},
       {"rcf", 0.78, false, {Anomaly::spike, Anomaly::level_shift, Anomaly::variance}},
   };
@@ -92,31 +95,44 @@ TEST(Detectors, FireInsideTheAnomalyWindow) {
       }
 }
 
-// A sawtooth of period 12 (50 + 2·(i mod 12), noise σ = 0.1): the contextual detector learns its
-// sequences; a reversed ramp, or a value far beyond the range, is a context never seen.
-testing::Series sawtooth(int anomaly, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> noise(0.0, 0.1);
-  testing::Series s;
-  for (std::size_t i = 0; i < kPoints; ++i) {
-    double v = 50 + 2.0 * static_cast<double>(i % 12);
-    if (i >= kOnset && anomaly == 1) v = 50 + 2.0 * static_cast<double>(11 - i % 12);
-    if (i == kOnset && anomaly == 2) v = 120;
-    s.ts.push_back(testing::kStart + static_cast<Timestamp>(i) * testing::kStep);
-    s.values.push_back(v + noise(rng));
-  }
-  return s;
-}
-
+// The contextual detector learns the sawtooth's sequences of levels; a reversed ramp, or a value
+// far beyond the range, is a context never seen.
 TEST(Detectors, ContextualSeesNewSequences) {
+  using testing::make_sawtooth;
+  using testing::SawtoothAnomaly;
   for (std::uint64_t seed : {1, 2, 3}) {
-    EXPECT_LT(max_score("contextual", sawtooth(0, seed), 1000, kPoints), 0.5) << seed;
-    EXPECT_LT(max_score("contextual", sawtooth(1, seed), 1000, kOnset), 0.5) << seed;
-    EXPECT_GE(max_score("contextual", sawtooth(1, seed), kOnset, kOnset + 24), 0.5)
+    EXPECT_LT(max_score("contextual", make_sawtooth(SawtoothAnomaly::none, seed), 1000, kPoints),
+              0.5)
+        << seed;
+    const auto reversed = make_sawtooth(SawtoothAnomaly::reversed, seed);
+    EXPECT_LT(max_score("contextual", reversed, 1000, kOnset), 0.5) << seed;
+    EXPECT_GE(max_score("contextual", reversed, kOnset, kOnset + 24), 0.5)
         << "reversed ramp, seed " << seed;
-    EXPECT_GE(max_score("contextual", sawtooth(2, seed), kOnset, kOnset + 3), 0.5)
+    EXPECT_GE(max_score("contextual", make_sawtooth(SawtoothAnomaly::spike, seed), kOnset,
+                        kOnset + 3),
+              0.5)
         << "spike, seed " << seed;
   }
+}
+
+// The rank contexts learn the sawtooth's sequence of ranks among the last values and see the
+// reversed ramp — also after one early spike, which squeezes every later value into the lowest
+// level of the range seen and blinds the contexts of levels.
+TEST(Detectors, RankContextsSeeNewSequencesAfterAnEarlySpike) {
+  using testing::make_sawtooth;
+  using testing::SawtoothAnomaly;
+  for (bool early_spike : {false, true})
+    for (std::uint64_t seed : {1, 2, 3}) {
+      const auto clean = make_sawtooth(SawtoothAnomaly::none, seed, early_spike);
+      EXPECT_LT(max_score("rank_context", clean, 1000, kPoints), 0.3) << seed;
+      const auto reversed = make_sawtooth(SawtoothAnomaly::reversed, seed, early_spike);
+      EXPECT_LT(max_score("rank_context", reversed, 1000, kOnset), 0.3) << seed;
+      EXPECT_GE(max_score("rank_context", reversed, kOnset, kOnset + 24), 0.3)
+          << "reversed ramp, early spike " << early_spike << ", seed " << seed;
+      if (early_spike) {  // what the level contexts miss
+        EXPECT_LT(max_score("contextual", reversed, kOnset, kOnset + 24), 0.3) << seed;
+      }
+    }
 }
 
 // An alarm names what decided it: a spike far beyond the range seen is the range rule's, a level
@@ -182,6 +198,46 @@ TEST(Detectors, CheckpointRestoresBitIdenticalScores) {
   }
 }
 
+// Rewrites bytes [at, at + n) of a state frame and seals it with a fresh CRC, so only the
+// detector's own checks can refuse it.
+std::vector<std::uint8_t> patched(std::vector<std::uint8_t> frame, std::size_t at,
+                                  std::span<const std::uint8_t> with) {
+  std::copy(with.begin(), with.end(), frame.begin() + static_cast<std::ptrdiff_t>(at));
+  const std::uint32_t crc = crc32c(frame.data(), frame.size() - 4);
+  std::memcpy(frame.data() + frame.size() - 4, &crc, 4);
+  return frame;
+}
+
+// A frame whose CRC holds but whose indexes are out of range is refused as inconsistent.
+TEST(Detectors, InconsistentNewPartStatesAreRefused) {
+  constexpr std::size_t kBody = 12;
+  const auto s = testing::make_series(Anomaly::none, 1, false);
+  // rank_context: 5 configuration fields, n (u64), then the symbols (u32) and the position (u32).
+  auto rank = AnyDetector::create({"rank_context", {}});
+  ASSERT_TRUE(rank.ok());
+  for (std::size_t i = 0; i < 200; ++i) (void)rank->update(s.ts[i], s.values[i]);
+  std::vector<std::uint8_t> bytes;
+  rank->save(bytes);
+  ASSERT_TRUE(AnyDetector::restore(patched(bytes, kBody + 40, std::array<std::uint8_t, 0>{})).ok());
+  const std::uint8_t bad_symbol[4] = {0x0F, 0, 0, 0};  // symbol 15 of 10 ranks
+  auto r1 = AnyDetector::restore(patched(bytes, kBody + 48, bad_symbol));
+  ASSERT_FALSE(r1.ok());
+  EXPECT_NE(r1.error().message.find("inconsistent"), std::string::npos) << r1.error().message;
+  const std::uint8_t bad_position[4] = {0xFF, 0, 0, 0};  // position 255 of a 32-value window
+  auto r2 = AnyDetector::restore(patched(bytes, kBody + 52, bad_position));
+  ASSERT_FALSE(r2.ok());
+  EXPECT_NE(r2.error().message.find("inconsistent"), std::string::npos) << r2.error().message;
+  // mean_shift: 5 configuration fields, n (u64), then the position (u64).
+  auto shift = AnyDetector::create({"mean_shift", {}});
+  ASSERT_TRUE(shift.ok());
+  for (std::size_t i = 0; i < 200; ++i) (void)shift->update(s.ts[i], s.values[i]);
+  bytes.clear();
+  shift->save(bytes);
+  auto r3 = AnyDetector::restore(patched(bytes, kBody + 48, bad_position));
+  ASSERT_FALSE(r3.ok());
+  EXPECT_NE(r3.error().message.find("inconsistent"), std::string::npos) << r3.error().message;
+}
+
 TEST(Detectors, DamagedCheckpointsAreRefused) {
   auto d = AnyDetector::create({"ensemble", {}});
   ASSERT_TRUE(d.ok());
@@ -214,6 +270,12 @@ TEST(Detectors, BadConfigurationsAreRefusedByName) {
       {"likelihood:likelihood.window=0", "window"},
       {"ensemble:w_baseline=0,w_contextual=0,w_cusum=0", "weight"},
       {"ensemble:likelihood.min_variance=-1", "min_variance"},
+      {"mean_shift:window=1", "window=1 is out of range; use a whole number of points in 2..64"},
+      {"mean_shift:alpha=0", "alpha=0"},
+      {"mean_shift:warmup=10", "warmup=10 is out of range; use a point count >= window"},
+      {"rank_context:ranks=17", "ranks=17 is out of range; use a whole number in 2..16"},
+      {"rank_context:depth=4", "depth=4"},
+      {"rank_context:window=300", "window=300"},
       {"nosuch", "known: ensemble"},
       {"baseline:nosuch=1", "no parameter 'nosuch'"},
       {"baseline:alpha=abc", "not a number"},

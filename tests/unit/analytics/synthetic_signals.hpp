@@ -91,4 +91,27 @@ inline Series make_series(Anomaly a, std::uint64_t seed, bool seasonal) {
   return s;
 }
 
+// A sawtooth of period 12 (50 + 2·(i mod 12), noise σ = 0.1), for the detectors of sequences:
+//   reversed   from the onset on the ramp runs down instead of up (the same values, in reverse)
+//   spike      120 at the onset only
+// With early_spike, the value at point 100 is 1000: one early spike that squeezes every later
+// value into the lowest tenth of the range seen.
+enum class SawtoothAnomaly { none, reversed, spike };
+
+inline Series make_sawtooth(SawtoothAnomaly a, std::uint64_t seed, bool early_spike = false) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, 0.1);
+  Series s;
+  for (std::size_t i = 0; i < kPoints; ++i) {
+    double v = 50 + 2.0 * static_cast<double>(i % 12);
+    if (i >= kOnset && a == SawtoothAnomaly::reversed)
+      v = 50 + 2.0 * static_cast<double>(11 - i % 12);
+    if (i == kOnset && a == SawtoothAnomaly::spike) v = 120;
+    if (i == 100 && early_spike) v = 1000;
+    s.ts.push_back(kStart + static_cast<Timestamp>(i) * kStep);
+    s.values.push_back(v + noise(rng));
+  }
+  return s;
+}
+
 }  // namespace strata::analytics::testing
