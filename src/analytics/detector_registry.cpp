@@ -61,8 +61,8 @@ Result<DetectorSpec> parse_detector_spec(std::string_view text) {
 }
 
 std::vector<std::string_view> detector_names() {
-  return {Ensemble::kName,         RobustBaseline::kName,     LikelihoodBaseline::kName,
-          HoltWinters::kName,      ContextualDetector::kName, ChangePointDetector::kName,
+  return {Ensemble::kName,          RobustBaseline::kName,      LikelihoodBaseline::kName,
+          HoltWinters::kName,       ContextualDetector::kName,  ChangePointDetector::kName,
           MeanShiftDetector::kName, RankContextDetector::kName, SpectralResidual::kName,
           RandomCutForest::kName};
 }

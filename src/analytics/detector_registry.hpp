@@ -54,10 +54,9 @@ class AnyDetector {
   [[nodiscard]] std::vector<Param> parameters() const;
 
  private:
-  using Variant =
-      std::variant<Ensemble, RobustBaseline, LikelihoodBaseline, HoltWinters, ContextualDetector,
-                   ChangePointDetector, MeanShiftDetector, RankContextDetector, SpectralResidual,
-                   RandomCutForest>;
+  using Variant = std::variant<Ensemble, RobustBaseline, LikelihoodBaseline, HoltWinters,
+                               ContextualDetector, ChangePointDetector, MeanShiftDetector,
+                               RankContextDetector, SpectralResidual, RandomCutForest>;
   explicit AnyDetector(Variant d) : d_(std::move(d)) {}
   Variant d_;
 };

@@ -26,11 +26,11 @@ class MeanShiftDetector {
 
   // Tuning of MeanShiftDetector.
   struct Config {
-    double window = 24;    // recent values averaged, 2..64
-    double alpha = 0.01;   // EW weight of the long-run level and spread, (0, 1]
-    double clip = 4;       // older values clipped at this many spreads when learning, > 0
-    double z_half = 4;     // shift of the recent mean (in spreads) that scores 0.5, > 0
-    double warmup = 100;   // points scored 0 while the level forms, >= window
+    double window = 24;   // recent values averaged, 2..64
+    double alpha = 0.01;  // EW weight of the long-run level and spread, (0, 1]
+    double clip = 4;      // older values clipped at this many spreads when learning, > 0
+    double z_half = 4;    // shift of the recent mean (in spreads) that scores 0.5, > 0
+    double warmup = 100;  // points scored 0 while the level forms, >= window
     template <class F>
     void each(F&& f) {
       f("window", window);

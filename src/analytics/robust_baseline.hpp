@@ -70,7 +70,8 @@ class RobustBaseline {
     d.config_ = c;
     d.period_us_ = static_cast<std::int64_t>(c.season_seconds * 1e6);
     if (d.period_us_ > 0) d.season_.assign(static_cast<std::size_t>(c.season_bins), 0.0f);
-    if (d.period_us_ > 0) d.season_seen_.assign((static_cast<std::size_t>(c.season_bins) + 63) / 64, 0);
+    if (d.period_us_ > 0)
+      d.season_seen_.assign((static_cast<std::size_t>(c.season_bins) + 63) / 64, 0);
     return d;
   }
 
