@@ -49,6 +49,12 @@ const std::vector<Case>& cases() {
        false,
        {Anomaly::level_shift, Anomaly::drift, Anomaly::variance, Anomaly::stuck}},
       {"mean_shift", 0.3, false, {Anomaly::level_shift, Anomaly::drift}},
+      // The range rule alone calls a new record of clean noise an anomaly; with spatial_band the
+      // value must also clear the range by a band, which noise does not.
+      {"ensemble:spatial_band=1",
+       0.5,
+       false,
+       {Anomaly::spike, Anomaly::level_shift, Anomaly::drift, Anomaly::variance, Anomaly::stuck}},
       {"spectral_residual", 0.38, false, {Anomaly::spike, Anomaly::variance}},
       {"rcf", 0.78, false, {Anomaly::spike, Anomaly::level_shift, Anomaly::variance}},
   };
@@ -58,21 +64,29 @@ const std::vector<Case>& cases() {
 // Points after the onset within which a detector must fire: a drift needs time to grow.
 std::size_t window_of(Anomaly a) { return a == Anomaly::drift ? 2 * kWindow : kWindow; }
 
-// The largest score in [from, to) of a fresh detector run over the series.
-double max_score(const char* spec_text, const testing::Series& s, std::size_t from,
-                 std::size_t to) {
+// The largest scores in [from, to) and in [from2, to2) of one fresh detector run over the series.
+std::pair<double, double> max_scores(const char* spec_text, const testing::Series& s,
+                                     std::size_t from, std::size_t to, std::size_t from2,
+                                     std::size_t to2) {
   auto spec = parse_detector_spec(spec_text);
   EXPECT_TRUE(spec.ok());
   auto d = AnyDetector::create(*spec);
   EXPECT_TRUE(d.ok()) << d.error().message;
-  double best = 0;
+  std::pair<double, double> best{0, 0};
   for (std::size_t i = 0; i < s.values.size(); ++i) {
     const double score = d->update(s.ts[i], s.values[i]).score;
     EXPECT_GE(score, 0.0);
     EXPECT_LE(score, 1.0);
-    if (i >= from && i < to) best = std::max(best, score);
+    if (i >= from && i < to) best.first = std::max(best.first, score);
+    if (i >= from2 && i < to2) best.second = std::max(best.second, score);
   }
   return best;
+}
+
+// The largest score in [from, to) of a fresh detector run over the series.
+double max_score(const char* spec_text, const testing::Series& s, std::size_t from,
+                 std::size_t to) {
+  return max_scores(spec_text, s, from, to, 0, 0).first;
 }
 
 TEST(Detectors, QuietOnCleanNoise) {
@@ -88,9 +102,11 @@ TEST(Detectors, FireInsideTheAnomalyWindow) {
     for (Anomaly a : c.catches)
       for (std::uint64_t seed : {1, 2, 3}) {
         const auto s = testing::make_series(a, seed, c.seasonal);
-        EXPECT_LT(max_score(c.spec, s, 1000, kOnset), c.alarm)
+        const auto [before, during] =
+            max_scores(c.spec, s, 1000, kOnset, kOnset, kOnset + window_of(a));
+        EXPECT_LT(before, c.alarm)
             << c.spec << " before the " << testing::anomaly_name(a) << ", seed " << seed;
-        EXPECT_GE(max_score(c.spec, s, kOnset, kOnset + window_of(a)), c.alarm)
+        EXPECT_GE(during, c.alarm)
             << c.spec << " missed the " << testing::anomaly_name(a) << ", seed " << seed;
       }
 }
@@ -108,9 +124,9 @@ TEST(Detectors, ContextualSeesNewSequences) {
     EXPECT_LT(max_score("contextual", reversed, 1000, kOnset), 0.5) << seed;
     EXPECT_GE(max_score("contextual", reversed, kOnset, kOnset + 24), 0.5)
         << "reversed ramp, seed " << seed;
-    EXPECT_GE(max_score("contextual", make_sawtooth(SawtoothAnomaly::spike, seed), kOnset,
-                        kOnset + 3),
-              0.5)
+    EXPECT_GE(
+        max_score("contextual", make_sawtooth(SawtoothAnomaly::spike, seed), kOnset, kOnset + 3),
+        0.5)
         << "spike, seed " << seed;
   }
 }
@@ -129,7 +145,7 @@ TEST(Detectors, RankContextsSeeNewSequencesAfterAnEarlySpike) {
       EXPECT_LT(max_score("rank_context", reversed, 1000, kOnset), 0.3) << seed;
       EXPECT_GE(max_score("rank_context", reversed, kOnset, kOnset + 24), 0.3)
           << "reversed ramp, early spike " << early_spike << ", seed " << seed;
-      if (early_spike) {  // what the level contexts miss
+      if (early_spike) {  // what the ensemble has the rank contexts for
         EXPECT_LT(max_score("contextual", reversed, kOnset, kOnset + 24), 0.3) << seed;
       }
     }
@@ -158,9 +174,25 @@ TEST(Detectors, AssessmentsNameTheirDriver) {
       EXPECT_EQ(top.driver, "range");
       EXPECT_EQ(top.raw_score, 1.0);
     } else {
-      EXPECT_TRUE(top.driver == "baseline" || top.driver == "contextual" || top.driver == "cusum")
+      EXPECT_TRUE(top.driver == "baseline" || top.driver == "contextual" || top.driver == "cusum" ||
+                  top.driver == "mean_shift" || top.driver == "rank_context")
           << top.driver;
     }
+  }
+  // With one part voting and the range rule off, every assessment names that part.
+  const std::pair<const char*, std::string_view> alone[] = {
+      {"w_baseline", "baseline"},     {"w_contextual", "contextual"}, {"w_cusum", "cusum"},
+      {"w_mean_shift", "mean_shift"}, {"w_rank", "rank_context"},
+  };
+  for (const auto& [weight, part] : alone) {
+    std::string text = "ensemble:spatial_tolerance=0";
+    for (const auto& [other, unused] : alone) text += std::string(",") + other + "=0";
+    text += std::string(",") + weight + "=1";
+    auto only = AnyDetector::create(*parse_detector_spec(text));
+    ASSERT_TRUE(only.ok()) << text;
+    const auto s = testing::make_series(Anomaly::level_shift, 2, true);
+    for (std::size_t i = 0; i < kOnset + kWindow; ++i)
+      ASSERT_EQ(only->update(s.ts[i], s.values[i]).driver, part) << text << " at " << i;
   }
   auto baseline = AnyDetector::create(*parse_detector_spec("baseline"));
   ASSERT_TRUE(baseline.ok());
@@ -195,6 +227,29 @@ TEST(Detectors, CheckpointRestoresBitIdenticalScores) {
     a->save(end_a);
     b->save(end_b);
     EXPECT_EQ(end_a, end_b) << name;
+  }
+}
+
+// The same inside the ensemble's rest after an alarm: the checkpoint is taken 5 points after the
+// range rule fired on a spike, while the following points are damped.
+TEST(Detectors, CheckpointInsideARestRestoresBitIdenticalScores) {
+  const auto s = testing::make_series(Anomaly::spike, 1, true);
+  auto a = AnyDetector::create({"ensemble", {}});
+  ASSERT_TRUE(a.ok());
+  double at_onset = 0;
+  for (std::size_t i = 0; i <= kOnset + 5; ++i) {
+    const double score = a->update(s.ts[i], s.values[i]).score;
+    if (i == kOnset) at_onset = score;
+  }
+  ASSERT_EQ(at_onset, 1.0);  // the range rule: a rest of 30 points follows
+  std::vector<std::uint8_t> bytes;
+  a->save(bytes);
+  auto b = AnyDetector::restore(bytes);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  for (std::size_t i = kOnset + 6; i < kPoints; ++i) {
+    const double x = a->update(s.ts[i], s.values[i]).score;
+    const double y = b->update(s.ts[i], s.values[i]).score;
+    ASSERT_EQ(std::memcmp(&x, &y, sizeof x), 0) << i << ": " << x << " vs " << y;
   }
 }
 
@@ -268,8 +323,13 @@ TEST(Detectors, BadConfigurationsAreRefusedByName) {
       {"contextual:levels=1", "levels"},
       {"cusum:k=0", "k=0"},
       {"likelihood:likelihood.window=0", "window"},
-      {"ensemble:w_baseline=0,w_contextual=0,w_cusum=0", "weight"},
+      {"ensemble:w_baseline=0,w_contextual=0,w_cusum=0,w_mean_shift=0,w_rank=0", "weight"},
       {"ensemble:likelihood.min_variance=-1", "min_variance"},
+      {"ensemble:w_mean_shift=2", "w_mean_shift=2"},
+      {"ensemble:w_rank=-1", "w_rank=-1"},
+      {"ensemble:spatial_band=-1", "spatial_band"},
+      {"ensemble:mean_shift.z_half=0", "z_half=0"},
+      {"ensemble:rank.window=2", "window=2"},
       {"mean_shift:window=1", "window=1 is out of range; use a whole number of points in 2..64"},
       {"mean_shift:alpha=0", "alpha=0"},
       {"mean_shift:warmup=10", "warmup=10 is out of range; use a point count >= window"},
