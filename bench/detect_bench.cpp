@@ -50,6 +50,8 @@ BENCHMARK(BM_Typed<LikelihoodBaseline>);
 BENCHMARK(BM_Typed<HoltWinters>);
 BENCHMARK(BM_Typed<ContextualDetector>);
 BENCHMARK(BM_Typed<ChangePointDetector>);
+BENCHMARK(BM_Typed<MeanShiftDetector>);
+BENCHMARK(BM_Typed<RankContextDetector>);
 BENCHMARK(BM_Typed<SpectralResidual>);
 BENCHMARK(BM_Typed<RandomCutForest>);
 
