@@ -10,7 +10,7 @@
 //
 // Unlike Numenta's, the history is not a window of 8640 stored scores: its moments are running
 // (cumulative for the first `history` points, exponentially weighted with weight 1/history after),
-// so memory is bounded by the averaging window alone. Cost: O(1) per score, ~80 + 4·window bytes.
+// so memory is bounded by the averaging window alone. Cost: O(1) per score, 128 + 4·window bytes.
 #include <cmath>
 #include <cstdint>
 #include <string_view>

@@ -7,7 +7,7 @@
 // A shift of the level by a few spreads shows within the window and stays visible until the level
 // follows (about 1/alpha points), where a point's deviation (RobustBaseline) fades as its fast
 // level catches up and CUSUM needs the shift to accumulate.
-// Cost: O(window) per point (a sum of at most 64 floats), ~110 + 4·window bytes.
+// Cost: O(window) per point (a sum of at most 64 floats), 96 + 4·window bytes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
