@@ -10,7 +10,9 @@
 //
 // Unlike Numenta's, the history is not a window of 8640 stored scores: its moments are running
 // (cumulative for the first `history` points, exponentially weighted with weight 1/history after),
-// so memory is bounded by the averaging window alone. Cost: O(1) per score, 128 + 4·window bytes.
+// so memory is bounded by the averaging window alone. Cost: O(1) per score, 128 + 4·window bytes
+// (72 + 4·window for a State without its configuration, in a composite).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
@@ -64,77 +66,100 @@ class AnomalyLikelihood {
     return {};
   }
 
+  // The running state of one likelihood without its configuration: the window of recent raw
+  // scores and the moments of their averages. A composite that runs several likelihoods with one
+  // configuration (Ensemble) keeps one State each and the configuration once.
+  class State {
+   public:
+    explicit State(const Config& c) : ring_(static_cast<std::size_t>(c.window), 0.0f) {}
+
+    // The likelihood (or log-likelihood) of the raw score `raw` in [0, 1], given the past; `c` is
+    // the configuration this state was made with.
+    double update(const Config& c, double raw) {
+      const std::size_t w = ring_.size();
+      const double old = ring_[pos_];
+      ring_[pos_] = static_cast<float>(raw);
+      sum_ += static_cast<double>(ring_[pos_]) - old;  // the sum of what the ring holds
+      pos_ = pos_ + 1 == w ? 0 : pos_ + 1;
+      ++n_;
+      const double avg = sum_ / static_cast<double>(std::min<std::uint64_t>(n_, w));
+      double out = 0;
+      if (n_ > c.learning) {
+        // The averages learnt so far, this one excepted (the first n_ − 1 − ⌊learning⌋ points past
+        // the learning period).
+        const auto m = n_ - 1 - static_cast<std::uint64_t>(c.learning);
+        if (m > 0) {
+          const double mean = std::max(mean_, c.min_mean);
+          const double var = std::max(var_, c.min_variance);
+          const double z = std::abs(avg - mean) / std::sqrt(var);
+          double tail = gaussian_tail(z);
+          if (c.filter_repeats != 0 && tail <= 1e-5) {
+            if (prev_tail_ <= 1e-5) tail = 1e-3;
+            prev_tail_ = gaussian_tail(z);
+          } else {
+            prev_tail_ = tail;
+          }
+          const double likelihood = 1.0 - tail;
+          out = c.log_output != 0 ? std::log(1.0000000001 - likelihood) / -23.02585084720009
+                                  : likelihood;
+        }
+        // Learn the distribution of the averages after the learning period.
+        const double a = std::max(1.0 / static_cast<double>(m + 1), 1.0 / c.history);
+        const double d = avg - mean_;
+        mean_ += a * d;
+        var_ = (1 - a) * (var_ + a * d * d);
+      }
+      return clamp01(out);
+    }
+
+    // Whether restored state is usable (indexes within their arrays).
+    [[nodiscard]] bool valid() const { return pos_ < ring_.size(); }
+    [[nodiscard]] std::size_t memory_bytes() const {
+      return sizeof(*this) + ring_.capacity() * sizeof(float);
+    }
+
+    // The state's fields in checkpoint order; the ring's length is the configuration's window.
+    template <class Io>
+    void visit(Io& io) {
+      io.field(n_);
+      io.field(pos_);
+      io.field(sum_);
+      io.field(mean_);
+      io.field(var_);
+      io.field(prev_tail_);
+      io.array(ring_, ring_.size());
+    }
+
+   private:
+    std::uint64_t n_ = 0;
+    std::uint64_t pos_ = 0;
+    double sum_ = 0, mean_ = 0, var_ = 0, prev_tail_ = 1;
+    std::vector<float> ring_;
+  };
+
   [[nodiscard]] static Result<AnomalyLikelihood> create(const Config& c) {
     if (auto s = validate(c); !s) return s.error();
-    AnomalyLikelihood p;
-    p.config_ = c;
-    p.ring_.assign(static_cast<std::size_t>(c.window), 0.0f);
-    return p;
+    return AnomalyLikelihood(c);
   }
 
   // The likelihood (or log-likelihood) of the raw score `raw` in [0, 1], given the past.
-  double update(double raw) {
-    const std::size_t w = ring_.size();
-    const double old = ring_[pos_];
-    ring_[pos_] = static_cast<float>(raw);
-    sum_ += static_cast<double>(ring_[pos_]) - old;  // the sum of what the ring holds
-    pos_ = pos_ + 1 == w ? 0 : pos_ + 1;
-    ++n_;
-    const double avg = sum_ / static_cast<double>(std::min<std::uint64_t>(n_, w));
-    double out = 0;
-    if (n_ > config_.learning) {
-      // The averages learnt so far, this one excepted (the first n_ − 1 − ⌊learning⌋ points past
-      // the learning period).
-      const auto m = n_ - 1 - static_cast<std::uint64_t>(config_.learning);
-      if (m > 0) {
-        const double mean = std::max(mean_, config_.min_mean);
-        const double var = std::max(var_, config_.min_variance);
-        const double z = std::abs(avg - mean) / std::sqrt(var);
-        double tail = gaussian_tail(z);
-        if (config_.filter_repeats != 0 && tail <= 1e-5) {
-          if (prev_tail_ <= 1e-5) tail = 1e-3;
-          prev_tail_ = gaussian_tail(z);
-        } else {
-          prev_tail_ = tail;
-        }
-        const double likelihood = 1.0 - tail;
-        out = config_.log_output != 0 ? std::log(1.0000000001 - likelihood) / -23.02585084720009
-                                      : likelihood;
-      }
-      // Learn the distribution of the averages after the learning period.
-      const double a = std::max(1.0 / static_cast<double>(m + 1), 1.0 / config_.history);
-      const double d = avg - mean_;
-      mean_ += a * d;
-      var_ = (1 - a) * (var_ + a * d * d);
-    }
-    return clamp01(out);
-  }
+  double update(double raw) { return state_.update(config_, raw); }
 
   [[nodiscard]] const Config& config() const { return config_; }
   // Whether restored state is usable (indexes within their arrays).
-  [[nodiscard]] bool state_valid() const { return pos_ < ring_.size(); }
-  [[nodiscard]] std::size_t memory_bytes() const {
-    return sizeof(*this) + ring_.capacity() * sizeof(float);
-  }
+  [[nodiscard]] bool state_valid() const { return state_.valid(); }
+  [[nodiscard]] std::size_t memory_bytes() const { return sizeof(Config) + state_.memory_bytes(); }
 
   template <class Io>
   void visit(Io& io) {
     config_.each([&](std::string_view, auto& f) { io.field(f); });
-    io.field(n_);
-    io.field(pos_);
-    io.field(sum_);
-    io.field(mean_);
-    io.field(var_);
-    io.field(prev_tail_);
-    io.array(ring_, ring_.size());
+    state_.visit(io);
   }
 
  private:
+  explicit AnomalyLikelihood(const Config& c) : config_(c), state_(c) {}
   Config config_;
-  std::uint64_t n_ = 0;
-  std::uint64_t pos_ = 0;
-  double sum_ = 0, mean_ = 0, var_ = 0, prev_tail_ = 1;
-  std::vector<float> ring_;
+  State state_;
 };
 
 }  // namespace strata::analytics

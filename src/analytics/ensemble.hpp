@@ -13,7 +13,7 @@
 // must also clear the range by that many of the baseline's bands). After an alarm (a score ≥
 // `alarm`), the next `rest` points are damped by `rest_factor`, so one event is reported once
 // rather than as a run.
-// Cost: the parts' sum — O(window) per point, about 4 KiB per series with the defaults.
+// Cost: the parts' sum — O(window) per point, about 3.7 KiB per series with the defaults.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -138,10 +138,8 @@ class Ensemble {
     if (!m) return m.error();
     auto r = RankContextDetector::create(c.rank);
     if (!r) return r.error();
-    auto l = AnomalyLikelihood::create(c.likelihood);
-    if (!l) return l.error();
-    return Ensemble(c, std::move(*b), std::move(*x), std::move(*p), std::move(*m), std::move(*r),
-                    *l);
+    if (auto s = AnomalyLikelihood::validate(c.likelihood); !s) return s.error();
+    return Ensemble(c, std::move(*b), std::move(*x), std::move(*p), std::move(*m), std::move(*r));
   }
 
   Assessment update(Timestamp ts, double x) {
@@ -158,7 +156,7 @@ class Ensemble {
     std::size_t decider = 0;
     for (std::size_t i = 0; i < kParts; ++i) {
       if (w[i] == 0) continue;
-      const double s = w[i] * likelihoods_[i].update(raw[i]);
+      const double s = w[i] * likelihoods_[i].update(config_.likelihood, raw[i]);
       if (s > score) score = s, decider = i;
     }
     a.raw_score = raw[decider];
@@ -193,7 +191,7 @@ class Ensemble {
   // Whether restored state is usable (every part's indexes within range).
   [[nodiscard]] bool state_valid() const {
     for (const auto& l : likelihoods_)
-      if (!l.state_valid() || !same_config(l.config(), config_.likelihood)) return false;
+      if (!l.valid()) return false;
     return same_config(baseline_.config(), config_.baseline) &&
            same_config(contextual_.config(), config_.contextual) &&
            same_config(cusum_.config(), config_.cusum) &&
@@ -204,7 +202,7 @@ class Ensemble {
   [[nodiscard]] std::size_t memory_bytes() const {
     return sizeof(Config) + 32 + baseline_.memory_bytes() + contextual_.memory_bytes() +
            cusum_.memory_bytes() + mean_shift_.memory_bytes() + rank_.memory_bytes() +
-           kParts * likelihoods_[0].memory_bytes();
+           kParts * likelihoods_[0].memory_bytes();  // the configuration is config_'s
   }
 
   template <class Io>
@@ -224,21 +222,24 @@ class Ensemble {
 
  private:
   Ensemble(const Config& c, RobustBaseline b, ContextualDetector x, ChangePointDetector p,
-           MeanShiftDetector m, RankContextDetector r, const AnomalyLikelihood& l)
+           MeanShiftDetector m, RankContextDetector r)
       : config_(c),
         baseline_(std::move(b)),
         contextual_(std::move(x)),
         cusum_(std::move(p)),
         mean_shift_(std::move(m)),
         rank_(std::move(r)),
-        likelihoods_{l, l, l, l, l} {}
+        likelihoods_{AnomalyLikelihood::State(c.likelihood), AnomalyLikelihood::State(c.likelihood),
+                     AnomalyLikelihood::State(c.likelihood), AnomalyLikelihood::State(c.likelihood),
+                     AnomalyLikelihood::State(c.likelihood)} {}
   Config config_;
   RobustBaseline baseline_;
   ContextualDetector contextual_;
   ChangePointDetector cusum_;
   MeanShiftDetector mean_shift_;
   RankContextDetector rank_;
-  std::array<AnomalyLikelihood, kParts> likelihoods_;  // one per part
+  // One likelihood per part, all with config_.likelihood (kept once, here).
+  std::array<AnomalyLikelihood::State, kParts> likelihoods_;
   std::uint64_t n_ = 0;
   double lo_ = 0, hi_ = 0;
   std::uint32_t rest_left_ = 0;
