@@ -175,14 +175,15 @@ TEST(Detectors, AssessmentsNameTheirDriver) {
       EXPECT_EQ(top.raw_score, 1.0);
     } else {
       EXPECT_TRUE(top.driver == "baseline" || top.driver == "contextual" || top.driver == "cusum" ||
-                  top.driver == "mean_shift" || top.driver == "rank_context")
+                  top.driver == "mean_shift" || top.driver == "rank_context" ||
+                  top.driver == "magnitude")
           << top.driver;
     }
   }
   // With one part voting and the range rule off, every assessment names that part.
   const std::pair<const char*, std::string_view> alone[] = {
       {"w_baseline", "baseline"},     {"w_contextual", "contextual"}, {"w_cusum", "cusum"},
-      {"w_mean_shift", "mean_shift"}, {"w_rank", "rank_context"},
+      {"w_mean_shift", "mean_shift"}, {"w_rank", "rank_context"},     {"w_magnitude", "magnitude"},
   };
   for (const auto& [weight, part] : alone) {
     std::string text = "ensemble:spatial_tolerance=0";
@@ -201,6 +202,36 @@ TEST(Detectors, AssessmentsNameTheirDriver) {
     const Assessment a = baseline->update(s.ts[i], s.values[i]);
     EXPECT_TRUE(a.driver.empty());
     EXPECT_EQ(a.raw_score, a.score);
+  }
+}
+
+// Bursts of five points 10σ high every 100 points are this series' habit; from the onset a burst
+// 40σ high is not. On the baseline's scale (half-point 3σ) both score about 1, so its likelihood
+// cannot tell them apart; on the magnitude's (half-point 20σ) they score about 0.2 and 0.8. The
+// range rule is off, so the parts alone decide.
+TEST(Detectors, MagnitudeTellsALargeDeviationFromUsualOnes) {
+  for (std::uint64_t seed : {1, 2, 3}) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> noise(0.0, 1.0);
+    testing::Series s;
+    for (std::size_t i = 0; i < kPoints; ++i) {
+      double v = 50 + noise(rng);
+      if (i >= 300 && i < kOnset && i % 100 < 5) v += 10;
+      if (i > kOnset && i <= kOnset + 5) v += 40;
+      s.ts.push_back(testing::kStart + static_cast<Timestamp>(i) * testing::kStep);
+      s.values.push_back(v);
+    }
+    const char* only_baseline =
+        "ensemble:spatial_tolerance=0,w_contextual=0,w_cusum=0,w_mean_shift=0,w_rank=0,"
+        "w_magnitude=0";
+    const char* only_magnitude =
+        "ensemble:spatial_tolerance=0,w_baseline=0,w_contextual=0,w_cusum=0,w_mean_shift=0,"
+        "w_rank=0";
+    const auto [usual, large] =
+        max_scores(only_magnitude, s, 1000, kOnset, kOnset, kOnset + kWindow);
+    EXPECT_LT(usual, 0.5) << "seed " << seed;
+    EXPECT_GE(large, 0.6) << "seed " << seed;
+    EXPECT_LT(max_score(only_baseline, s, kOnset, kOnset + kWindow), 0.6) << "seed " << seed;
   }
 }
 
@@ -323,7 +354,11 @@ TEST(Detectors, BadConfigurationsAreRefusedByName) {
       {"contextual:levels=1", "levels"},
       {"cusum:k=0", "k=0"},
       {"likelihood:likelihood.window=0", "window"},
-      {"ensemble:w_baseline=0,w_contextual=0,w_cusum=0,w_mean_shift=0,w_rank=0", "weight"},
+      {"ensemble:w_baseline=0,w_contextual=0,w_cusum=0,w_mean_shift=0,w_rank=0,w_magnitude=0",
+       "weight"},
+      {"ensemble:w_magnitude=2", "w_magnitude=2"},
+      {"ensemble:magnitude_z_half=0",
+       "magnitude_z_half=0 is out of range; use a positive number of spreads"},
       {"ensemble:likelihood.min_variance=-1", "min_variance"},
       {"ensemble:w_mean_shift=2", "w_mean_shift=2"},
       {"ensemble:w_rank=-1", "w_rank=-1"},
