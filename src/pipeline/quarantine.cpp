@@ -32,51 +32,16 @@ Result<std::unique_ptr<QuarantineLog>> QuarantineLog::open(const std::filesystem
 
 QuarantineLog::QuarantineLog(std::unique_ptr<meta::Database> db, std::size_t max_entries,
                              std::size_t queue_bound)
-    : db_(std::move(db)), max_entries_(max_entries), queue_bound_(queue_bound) {
-  writer_ = std::thread([this] { run(); });
-}
+    : db_(std::move(db)),
+      max_entries_(max_entries),
+      writer_(queue_bound, 4096, [this](std::vector<QuarantineEntry>& b) { write_batch(b); }) {}
 
-QuarantineLog::~QuarantineLog() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  writer_.join();
-}
+QuarantineLog::~QuarantineLog() = default;
 
 void QuarantineLog::add(QuarantineEntry entry) {
   totals_[static_cast<std::size_t>(entry.transport)].fetch_add(1, std::memory_order_relaxed);
   if (entry.raw.size() > kMaxRawBytes) entry.raw.resize(kMaxRawBytes);
-  {
-    std::lock_guard lock(mu_);
-    if (queue_.size() >= queue_bound_) {
-      overflowed_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    queue_.push_back(std::move(entry));
-    ++enqueued_;
-  }
-  cv_.notify_one();
-}
-
-void QuarantineLog::run() {
-  std::vector<QuarantineEntry> batch;
-  std::unique_lock lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty() && stop_) return;
-    batch.clear();
-    while (!queue_.empty() && batch.size() < 4096) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    lock.unlock();
-    write_batch(batch);
-    lock.lock();
-    written_ += batch.size();
-    written_cv_.notify_all();
-  }
+  if (!writer_.try_add(entry)) overflowed_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void QuarantineLog::write_batch(std::vector<QuarantineEntry>& batch) {
@@ -104,11 +69,7 @@ void QuarantineLog::write_batch(std::vector<QuarantineEntry>& batch) {
   });
 }
 
-void QuarantineLog::flush() {
-  std::unique_lock lock(mu_);
-  const std::uint64_t target = enqueued_;
-  written_cv_.wait(lock, [&] { return written_ >= target; });
-}
+void QuarantineLog::flush() { writer_.flush(); }
 
 Result<std::vector<QuarantineEntry>> QuarantineLog::query(const QuarantineQuery& q) {
   flush();

@@ -10,18 +10,15 @@
 // entries beyond the bound are counted in `overflowed` — their count and reasons still reach
 // /metrics — and the raw payloads of those are the only thing not kept.
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/result.hpp"
 #include "core/types.hpp"
+#include "meta/batch_writer.hpp"
 #include "meta/database.hpp"
 #include "pipeline/telemetry.hpp"
 
@@ -70,20 +67,13 @@ class QuarantineLog {
  private:
   QuarantineLog(std::unique_ptr<meta::Database> db, std::size_t max_entries,
                 std::size_t queue_bound);
-  void run();
   void write_batch(std::vector<QuarantineEntry>& batch);
 
   std::unique_ptr<meta::Database> db_;
   std::size_t max_entries_;
-  std::size_t queue_bound_;
-  std::mutex mu_;
-  std::condition_variable cv_, written_cv_;
-  std::deque<QuarantineEntry> queue_;
-  std::uint64_t enqueued_ = 0, written_ = 0;
-  bool stop_ = false;
   std::atomic<std::uint64_t> totals_[kTransportCount] = {};
   std::atomic<std::uint64_t> overflowed_{0};
-  std::thread writer_;
+  meta::BatchWriter<QuarantineEntry> writer_;  // last: stopped (and drained) before db_ closes
 };
 
 }  // namespace strata::pipeline
