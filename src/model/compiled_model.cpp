@@ -133,6 +133,7 @@ std::string_view TelemetrySpec::enum_name(double stored) const {
 Result<CompiledModel> CompiledModel::create(const DeviceModel& model) {
   CompiledModel out;
   out.model_id_ = model.id;
+  out.multivariate_ = model.multivariate;
   out.specs_.reserve(model.telemetry.size());
   for (const Telemetry& t : model.telemetry) {
     TelemetrySpec s;
@@ -158,6 +159,7 @@ Result<CompiledModel> CompiledModel::create(const DeviceModel& model) {
       return Error::of(errc::invalid_model, "telemetry '" + t.name + "': strata:min > strata:max");
     s.personal_ = t.personal;
     s.expected_interval_ = t.expected_interval;
+    s.detector_ = t.detector;
     out.specs_.push_back(std::move(s));
   }
   std::sort(out.specs_.begin(), out.specs_.end(),

@@ -56,6 +56,8 @@ class TelemetrySpec {
   [[nodiscard]] bool personal() const { return personal_; }
   // How often a reading is due (µs), for staleness alarms; nullopt when the model does not say.
   [[nodiscard]] std::optional<Timestamp> expected_interval() const { return expected_interval_; }
+  // The detector spec scoring this series (strata:detector), or empty.
+  [[nodiscard]] std::string_view detector() const { return detector_; }
   // An enum's entries (empty for other schemas): name ↔ stored number.
   [[nodiscard]] std::span<const EnumValue> enum_values() const { return enum_values_; }
   // The name of an enum's stored number (for display), or empty when it is none of them.
@@ -76,6 +78,7 @@ class TelemetrySpec {
   bool personal_ = false;
   std::optional<Timestamp> expected_interval_;
   std::vector<EnumValue> enum_values_;
+  std::string detector_;
 };
 
 // All the TelemetrySpecs of one model, looked up by metric name.
@@ -95,9 +98,14 @@ class CompiledModel {
                                       std::optional<std::string_view> text) const;
   // Every spec, sorted by metric name.
   [[nodiscard]] std::span<const TelemetrySpec> telemetry() const { return specs_; }
+  // The machine's signals scored together (strata:multivariate), if the model says so.
+  [[nodiscard]] const std::optional<MultivariateSpec>& multivariate() const {
+    return multivariate_;
+  }
 
  private:
   std::string model_id_;
+  std::optional<MultivariateSpec> multivariate_;
   std::vector<TelemetrySpec> specs_;  // sorted by name_
 };
 

@@ -19,6 +19,8 @@ constexpr std::size_t kMaxTagKeyLength = 64;
 constexpr std::size_t kMaxTagValueLength = 256;
 constexpr std::size_t kMaxTags = 64;
 constexpr std::size_t kMaxHostLength = 253;
+constexpr std::size_t kMaxDetectors = 1024;
+constexpr std::size_t kMaxDetectorText = 512;
 
 struct Invalid {
   std::string path;
@@ -117,6 +119,34 @@ std::vector<std::pair<std::string, std::string>> tags_of(const json& v, const st
   return tags;
 }
 
+// "detectors": {"metric": "<detector spec>" | "off"}: the form only; whether the metric is a
+// numeric telemetry of the model and the spec a detector is the registry's validation hook's.
+std::vector<std::pair<std::string, std::string>> detectors_of(const json& v,
+                                                              const std::string& path) {
+  if (!v.is_object())
+    fail(path, "expected an object of metric: detector spec (or \"off\"), got " + shown(v));
+  if (v.size() > kMaxDetectors)
+    fail(path, "more than " + std::to_string(kMaxDetectors) + " detectors");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, value] : v.items()) {
+    const std::string at = member_path(path, key);
+    if (key.empty() || key.size() > kMaxDetectorText || has_control(key))
+      fail(at, "a metric name is 1 to " + std::to_string(kMaxDetectorText) +
+                   " bytes without control characters");
+    const std::string& spec =
+        string_at(value, at, "a detector spec such as \"ensemble\", or \"off\"");
+    if (spec.empty() || spec.size() > kMaxDetectorText || has_control(spec) ||
+        spec.find(' ') != std::string::npos)
+      fail(at,
+           "expected a detector spec such as \"ensemble\" or \"baseline:alpha=0.1\", or "
+           "\"off\", got " +
+               shown(value));
+    out.emplace_back(key, spec);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void apply(Device& d, const json& v, const std::string& path, bool patch) {
   if (!v.is_object()) fail(path, "expected an object (a device), got " + shown(v));
   bool id = false;
@@ -152,8 +182,13 @@ void apply(Device& d, const json& v, const std::string& path, bool patch) {
         d.modbus.reset();
       else
         d.modbus = endpoint(value, at);
+    } else if (key == "detectors") {
+      if (value.is_null() && patch)
+        d.detectors.clear();
+      else
+        d.detectors = detectors_of(value, at);
     } else {
-      fail(at, "unknown key (a device has id, model, site, line, tags, state, modbus)");
+      fail(at, "unknown key (a device has id, model, site, line, tags, state, modbus, detectors)");
     }
   }
   if (!patch && !id) fail(path, "missing required key \"id\"");
@@ -249,6 +284,11 @@ nlohmann::json to_json(const Device& d) {
                    {"port", d.modbus->port},
                    {"unit_id", d.modbus->unit_id},
                    {"interval_ms", d.modbus->interval_ms}};
+  if (!d.detectors.empty()) {
+    json det = json::object();
+    for (const auto& [metric, spec] : d.detectors) det[metric] = spec;
+    j["detectors"] = std::move(det);
+  }
   return j;
 }
 

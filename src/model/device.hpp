@@ -16,6 +16,9 @@
 //   state     optional, "provisioned" (default) | "active" | "suspended" | "decommissioned"
 //   modbus    optional: host (1..253 bytes, no spaces) required; port 1..65535 (502);
 //             unit_id 0..255 (1); interval_ms 10..86400000 (1000)
+//   detectors optional object: metric → a detector spec ("ensemble", "baseline:alpha=0.1") or
+//             "off"; overrides the model's strata:detector for this device (at most 1024). Whether
+//             the metric and the spec exist is checked by the registry's validation hook.
 // Unknown keys are refused (a misspelt "tag" must not vanish). Errors are errc::invalid_device
 // with a JSONPath and the reason: `$.modbus.port: expected an integer 1..65535, got 70000`.
 #include <cstdint>
@@ -55,6 +58,14 @@ struct Device {
   std::vector<std::pair<std::string, std::string>> tags;  // sorted by key, keys unique
   DeviceState state = DeviceState::provisioned;
   std::optional<ModbusEndpoint> modbus;
+  // Per-metric detector overrides: (metric, spec or "off"), sorted by metric.
+  std::vector<std::pair<std::string, std::string>> detectors;
+  // The override for `metric`: nullptr when the model's choice stands.
+  [[nodiscard]] const std::string* detector_override(std::string_view metric) const {
+    for (const auto& [m, spec] : detectors)
+      if (m == metric) return &spec;
+    return nullptr;
+  }
   friend bool operator==(const Device&, const Device&) = default;
 };
 
@@ -72,10 +83,10 @@ bool is_valid_device_id(std::string_view id);
 
 // PATCH: applies the keys present in `patch` (a JSON object) to a copy of `device` and validates
 // the result; "id" may be present only with the same value; "modbus": null removes the endpoint,
-// "tags" replaces the whole set.
+// "tags" and "detectors" replace the whole set ("detectors": null removes every override).
 [[nodiscard]] Result<Device> patch_device(const Device& device, const nlohmann::json& patch);
 
-// The JSON form above, with every key present ("modbus" only when set).
+// The JSON form above, with every key present ("modbus" and "detectors" only when set).
 nlohmann::json to_json(const Device& device);
 
 }  // namespace strata::model

@@ -34,6 +34,8 @@ constexpr std::size_t kMaxTextLength = 512;    // displayName, description, comm
 constexpr std::size_t kMaxContents = 10'000;   // Strata's bound
 constexpr std::size_t kMaxEnumValues = 1'000;  // Strata's bound
 constexpr int kMaxSchemaDepth = 5;             // DTDL v3's bound on nested complex schemas
+constexpr std::size_t kMaxDetectorSpecLength = 512;
+constexpr std::size_t kMaxSignals = 64;  // MultivariateDetector's bound
 
 const std::pair<std::string_view, Dimension> kSemanticTypes[] = {
     {"Acceleration", Dimension::acceleration},
@@ -104,9 +106,11 @@ void check_keys(const json& object, const std::string& path,
       list += a;
     }
     if (key.rfind("strata:", 0) == 0) {
-      if (what == "a Telemetry")
-        fail(where, "unknown Strata extension (a Telemetry may have " + list + ")");
-      fail(where, "Strata extensions apply to Telemetry only");
+      if (what == "a Telemetry" || what == "an Interface")
+        fail(where, "unknown Strata extension (" + std::string(what) + " may have " + list + ")");
+      fail(where,
+           "Strata extensions apply to Telemetry only (and strata:multivariate to the "
+           "Interface)");
     }
     fail(where, "unknown key (" + std::string(what) + " may have " + list + ")");
   }
@@ -455,6 +459,19 @@ double parse_finite_number(const json& v, const std::string& path) {
   return d;
 }
 
+// A detector spec ("ensemble", "baseline:alpha=0.1"): its form only; which detectors and
+// parameters exist is checked by the registry's validation hook.
+std::string parse_detector_spec_text(const json& v, const std::string& path) {
+  const std::string& spec = require_string(v, path, "a detector spec such as \"ensemble\"");
+  if (spec.empty() || spec.size() > kMaxDetectorSpecLength)
+    fail(path, "expected 1 to " + std::to_string(kMaxDetectorSpecLength) +
+                   " bytes (a detector spec such as \"ensemble\")");
+  if (std::any_of(spec.begin(), spec.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == ' '; }))
+    fail(path, shown(v) + " holds a space or a control character (write name:param=value,...)");
+  return spec;
+}
+
 ModbusRegister parse_modbus(const json& v, const std::string& path, const Telemetry& t) {
   if (!v.is_object())
     fail(path, "expected an object {\"table\", \"address\", \"type\", ...}, got " + shown(v));
@@ -526,7 +543,7 @@ Telemetry parse_telemetry(const json& c, const std::string& path, const Types& t
   check_keys(c, path,
              {"@type", "@id", "name", "schema", "unit", "displayName", "description", "comment",
               "strata:targetUnit", "strata:min", "strata:max", "strata:expectedInterval",
-              "strata:personal", "strata:modbus"},
+              "strata:personal", "strata:modbus", "strata:detector"},
              "a Telemetry");
   Telemetry t;
   t.name = parse_name(c, path);
@@ -588,6 +605,15 @@ Telemetry parse_telemetry(const json& c, const std::string& path, const Types& t
   }
   if (const json* m = optional_member(c, "strata:modbus"))
     t.modbus = parse_modbus(*m, member_path(path, "strata:modbus"), t);
+  if (const json* d = optional_member(c, "strata:detector")) {
+    const std::string where = member_path(path, "strata:detector");
+    t.detector = parse_detector_spec_text(*d, where);
+    if (!is_numeric(t.schema.kind))
+      fail(where,
+           "a detector scores numbers: the schema must be double, float, integer or long, "
+           "not " +
+               std::string(schema_kind_name(t.schema.kind)));
+  }
   return t;
 }
 
@@ -652,6 +678,33 @@ Command parse_command(const json& c, const std::string& path) {
   return cmd;
 }
 
+MultivariateSpec parse_multivariate(const json& v, const std::string& path, const DeviceModel& m) {
+  if (!v.is_object())
+    fail(path, "expected an object {\"signals\": [...], \"detector\"?}, got " + shown(v));
+  check_keys(v, path, {"signals", "detector"}, "strata:multivariate");
+  MultivariateSpec spec;
+  const std::string s_path = member_path(path, "signals");
+  const json& signals = require(v, path, "signals");
+  if (!signals.is_array() || signals.size() < 2 || signals.size() > kMaxSignals)
+    fail(s_path, "expected an array of 2 to " + std::to_string(kMaxSignals) +
+                     " telemetry names, got " + shown(signals));
+  for (std::size_t i = 0; i < signals.size(); ++i) {
+    const std::string at = element_path(s_path, i);
+    const std::string& name = require_string(signals[i], at, "a telemetry name");
+    const Telemetry* t = m.find_telemetry(name);
+    if (t == nullptr) fail(at, "no telemetry named " + in_quotes(name) + " in this model");
+    if (!is_numeric(t->schema.kind))
+      fail(at, in_quotes(name) + " is " + std::string(schema_kind_name(t->schema.kind)) +
+                   ": a signal must be a number (double, float, integer or long)");
+    if (std::find(spec.signals.begin(), spec.signals.end(), name) != spec.signals.end())
+      fail(at, in_quotes(name) + " is listed twice");
+    spec.signals.push_back(name);
+  }
+  if (const json* d = optional_member(v, "detector"))
+    spec.detector = parse_detector_spec_text(*d, member_path(path, "detector"));
+  return spec;
+}
+
 std::vector<std::string> parse_context(const json& doc) {
   const std::string where = member_path("$", "@context");
   const json& ctx = require(doc, "$", "@context");
@@ -689,7 +742,8 @@ std::vector<std::string> parse_context(const json& doc) {
 DeviceModel parse_interface(const json& doc) {
   if (!doc.is_object()) fail("$", "expected an object (a DTDL Interface), got " + shown(doc));
   check_keys(doc, "$",
-             {"@context", "@id", "@type", "displayName", "description", "comment", "contents"},
+             {"@context", "@id", "@type", "displayName", "description", "comment", "contents",
+              "strata:multivariate"},
              "an Interface", {"extends", "schemas"});
   DeviceModel m;
   m.contexts = parse_context(doc);
@@ -732,6 +786,7 @@ DeviceModel parse_interface(const json& doc) {
     std::string name;
     if (types.element == "Telemetry") {
       m.telemetry.push_back(parse_telemetry(c, at, types));
+      m.paths.telemetry.push_back(at);
       name = m.telemetry.back().name;
     } else if (types.element == "Property") {
       m.properties.push_back(parse_property(c, at, types));
@@ -770,6 +825,8 @@ DeviceModel parse_interface(const json& doc) {
     }
     spans.push_back({&t, first, last, i});
   }
+  if (const json* mv = optional_member(doc, "strata:multivariate"))
+    m.multivariate = parse_multivariate(*mv, member_path("$", "strata:multivariate"), m);
   return m;
 }
 
@@ -845,6 +902,11 @@ const Telemetry* DeviceModel::find_telemetry(std::string_view name) const {
     if (t.name == name) return &t;
   return nullptr;
 }
+std::string DeviceModel::telemetry_path(std::size_t index) const {
+  if (index < paths.telemetry.size()) return paths.telemetry[index];
+  return "$.contents[" + std::to_string(index) + "]";  // where to_json() puts it
+}
+
 const Property* DeviceModel::find_property(std::string_view name) const {
   for (const Property& p : properties)
     if (p.name == name) return &p;
@@ -922,6 +984,7 @@ nlohmann::json to_json(const DeviceModel& m) {
       if (register_count(r.type) == 2) reg["wordOrder"] = modbus_order_name(r.word_order);
       c["strata:modbus"] = std::move(reg);
     }
+    if (!t.detector.empty()) c["strata:detector"] = t.detector;
     contents.push_back(std::move(c));
   }
   for (const Property& p : m.properties) {
@@ -944,6 +1007,9 @@ nlohmann::json to_json(const DeviceModel& m) {
     contents.push_back(std::move(c));
   }
   doc["contents"] = std::move(contents);
+  if (m.multivariate)
+    doc["strata:multivariate"] = {{"signals", m.multivariate->signals},
+                                  {"detector", m.multivariate->detector}};
   return doc;
 }
 

@@ -33,6 +33,15 @@
 //   "strata:modbus"           where the value lives in a Modbus device (model/modbus_register.hpp):
 //       {"table": "holding"|"input", "address": 0..65535, "type": "int16"|"uint16"|"int32"|
 //        "uint32"|"float32", "scale"?: 1, "offset"?: 0, "byteOrder"?: "big", "wordOrder"?: "big"}
+//   "strata:detector"         the anomaly detector scoring the series, as a detector spec
+//                             ("ensemble", "baseline:alpha=0.1"); numeric schemas only
+// and one on the Interface:
+//   "strata:multivariate"     {"signals": [<2..64 numeric telemetry names>], "detector"?:
+//                             "mahalanobis[:param=value,...]"}: one detector reads the machine's
+//                             signals together
+// The model checks a detector spec's form only (a string of 1..512 bytes); whether the detector
+// and its parameters exist is the registry's validation hook's business (detect/), which refuses a
+// model naming a detector it cannot build.
 //
 // Errors: errc::invalid_json ("not JSON: ... at byte N") or errc::invalid_model with the message
 //   $.contents[3].schema: expected double, float, integer, long, boolean, string or an Enum object,
@@ -114,9 +123,25 @@ struct Telemetry {
   std::string expected_interval_text;          // as written ("PT10S"), for round trips
   bool personal = false;
   std::optional<ModbusRegister> modbus;  // telemetry == name
+  std::string detector;                  // strata:detector, a detector spec; empty: none
   std::string display_name;
   std::string description;
   friend bool operator==(const Telemetry&, const Telemetry&) = default;
+};
+
+// Signals of a machine scored together (strata:multivariate on the Interface).
+struct MultivariateSpec {
+  std::vector<std::string> signals;      // numeric telemetry names, 2..64, unique, in this order
+  std::string detector = "mahalanobis";  // a detector spec naming the multivariate detector
+  friend bool operator==(const MultivariateSpec&, const MultivariateSpec&) = default;
+};
+
+// Where the parts of a model were in the document it was parsed from, for messages about them
+// (a check made after parsing, such as the registry's detector validation, names the JSONPath).
+// Not part of the model's value: two models compare equal whatever their paths.
+struct SourcePaths {
+  std::vector<std::string> telemetry;  // "$.contents[3]" for each telemetry, in order
+  friend bool operator==(const SourcePaths&, const SourcePaths&) { return true; }
 };
 
 // A state the device reports or that is set on it (DTDL Property).
@@ -157,10 +182,14 @@ struct DeviceModel {
   std::vector<Telemetry> telemetry;  // in document order
   std::vector<Property> properties;
   std::vector<Command> commands;
+  std::optional<MultivariateSpec> multivariate;
+  SourcePaths paths;  // empty for a model built in code
 
   [[nodiscard]] const Telemetry* find_telemetry(std::string_view name) const;
   [[nodiscard]] const Property* find_property(std::string_view name) const;
   [[nodiscard]] const Command* find_command(std::string_view name) const;
+  // "$.contents[3]" for a telemetry parsed from a document, else a path naming it.
+  [[nodiscard]] std::string telemetry_path(std::size_t index) const;
   // The Modbus register map: every telemetry's strata:modbus entry, by table then address.
   [[nodiscard]] std::vector<ModbusRegister> register_map() const;
   friend bool operator==(const DeviceModel&, const DeviceModel&) = default;

@@ -256,3 +256,26 @@ TEST(CompiledModel, HandBuiltModelsAreChecked) {
 
 }  // namespace
 }  // namespace strata::model
+
+namespace strata::model {
+namespace {
+
+TEST(CompiledModel, CarriesTheDetectorChoices) {
+  auto m = device_model_from_json(nlohmann::json::parse(R"({
+    "@context": "dtmi:dtdl:context;3", "@id": "dtmi:strata:test;1", "@type": "Interface",
+    "contents": [
+      {"@type": "Telemetry", "name": "a", "schema": "double", "strata:detector": "cusum:k=1"},
+      {"@type": "Telemetry", "name": "b", "schema": "double"}],
+    "strata:multivariate": {"signals": ["a", "b"], "detector": "mahalanobis:alpha=0.02"}})"));
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto c = CompiledModel::create(*m);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->find("a")->detector(), "cusum:k=1");
+  EXPECT_EQ(c->find("b")->detector(), "");
+  ASSERT_TRUE(c->multivariate());
+  EXPECT_EQ(c->multivariate()->signals, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c->multivariate()->detector, "mahalanobis:alpha=0.02");
+}
+
+}  // namespace
+}  // namespace strata::model

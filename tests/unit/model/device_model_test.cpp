@@ -169,6 +169,73 @@ TEST(DeviceModel, AcceptsAParsedDocument) {
   EXPECT_EQ(*parse_device_model(std::string_view(text)), *m);
 }
 
+TEST(DeviceModel, DetectorsOnTelemetryAndTheMachine) {
+  json d = base();
+  json t = temperature();
+  t["strata:detector"] = "ensemble:spatial_tolerance=0.05";
+  d["contents"].push_back({{"@type", "Property"}, {"name", "p"}, {"schema", "double"}});
+  d["contents"].push_back(t);
+  d["contents"].push_back({{"@type", "Telemetry"}, {"name", "current"}, {"schema", "double"}});
+  d["strata:multivariate"] = {{"signals", {"t", "current"}}};
+  auto m = device_model_from_json(d);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->telemetry[0].detector, "ensemble:spatial_tolerance=0.05");
+  EXPECT_EQ(m->telemetry[1].detector, "");
+  ASSERT_TRUE(m->multivariate);
+  EXPECT_EQ(m->multivariate->signals, (std::vector<std::string>{"t", "current"}));
+  EXPECT_EQ(m->multivariate->detector, "mahalanobis");
+  // Paths name where each telemetry was in the document (after the property here).
+  EXPECT_EQ(m->telemetry_path(0), "$.contents[1]");
+  EXPECT_EQ(m->telemetry_path(1), "$.contents[2]");
+  // Both survive the round trip; the paths are not part of the value.
+  auto again = device_model_from_json(to_json(*m));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(*again, *m);
+  EXPECT_EQ(again->telemetry_path(0), "$.contents[0]");
+  EXPECT_EQ(to_json(*m)["strata:multivariate"]["detector"], "mahalanobis");
+}
+
+TEST(DeviceModelErrors, DetectorForms) {
+  json t = temperature();
+  t["strata:detector"] = 3;
+  EXPECT_EQ(
+      error_of(with(t)),
+      "$.contents[0]['strata:detector']: expected a detector spec such as \"ensemble\", got 3");
+  t["strata:detector"] = "";
+  EXPECT_EQ(error_of(with(t)),
+            "$.contents[0]['strata:detector']: expected 1 to 512 bytes (a detector spec such as "
+            "\"ensemble\")");
+  t["strata:detector"] = "ensemble: alpha=1";
+  EXPECT_EQ(error_of(with(t)),
+            "$.contents[0]['strata:detector']: \"ensemble: alpha=1\" holds a space or a control "
+            "character (write name:param=value,...)");
+  json s = {
+      {"@type", "Telemetry"}, {"name", "s"}, {"schema", "string"}, {"strata:detector", "ensemble"}};
+  EXPECT_EQ(error_of(with(s)),
+            "$.contents[0]['strata:detector']: a detector scores numbers: the schema must be "
+            "double, float, integer or long, not string");
+  json d = with(temperature());
+  s.erase("strata:detector");
+  d["contents"].push_back(s);
+  d["strata:multivariate"] = {{"signals", {"t"}}};
+  EXPECT_EQ(error_of(d),
+            "$['strata:multivariate'].signals: expected an array of 2 to 64 telemetry names, got "
+            "an array");
+  d["strata:multivariate"] = {{"signals", {"t", "x"}}};
+  EXPECT_EQ(error_of(d),
+            "$['strata:multivariate'].signals[1]: no telemetry named \"x\" in this model");
+  d["strata:multivariate"] = {{"signals", {"t", "t"}}};
+  EXPECT_EQ(error_of(d), "$['strata:multivariate'].signals[1]: \"t\" is listed twice");
+  d["strata:multivariate"] = {{"signals", {"t", "s"}}};
+  EXPECT_EQ(error_of(d),
+            "$['strata:multivariate'].signals[1]: \"s\" is string: a signal must be a number "
+            "(double, float, integer or long)");
+  d["strata:multivariate"] = {{"signals", {"t", "t2"}}, {"detectr", "mahalanobis"}};
+  EXPECT_EQ(error_of(d),
+            "$['strata:multivariate'].detectr: unknown key (strata:multivariate may have signals, "
+            "detector)");
+}
+
 // ---- one test per error class: exact path and reason ----
 
 TEST(DeviceModelErrors, NotJson) {
@@ -258,22 +325,29 @@ TEST(DeviceModelErrors, UnknownAndUnsupportedKeys) {
   d["contnets"] = json::array();
   EXPECT_EQ(error_of(d),
             "$.contnets: unknown key (an Interface may have @context, @id, @type, displayName, "
-            "description, comment, contents)");
+            "description, comment, contents, strata:multivariate)");
   json t = temperature();
   t["unti"] = "bar";
   EXPECT_EQ(error_of(with(t)),
             "$.contents[0].unti: unknown key (a Telemetry may have @type, @id, name, schema, unit, "
             "displayName, description, comment, strata:targetUnit, strata:min, strata:max, "
-            "strata:expectedInterval, strata:personal, strata:modbus)");
+            "strata:expectedInterval, strata:personal, strata:modbus, strata:detector)");
   t = temperature();
   t["strata:mni"] = 0;
   EXPECT_EQ(error_of(with(t)),
             "$.contents[0]['strata:mni']: unknown Strata extension (a Telemetry may have @type, "
             "@id, name, schema, unit, displayName, description, comment, strata:targetUnit, "
-            "strata:min, strata:max, strata:expectedInterval, strata:personal, strata:modbus)");
+            "strata:min, strata:max, strata:expectedInterval, strata:personal, strata:modbus, "
+            "strata:detector)");
   json p = {{"@type", "Property"}, {"name", "p"}, {"schema", "double"}, {"strata:min", 0}};
   EXPECT_EQ(error_of(with(p)),
-            "$.contents[0]['strata:min']: Strata extensions apply to Telemetry only");
+            "$.contents[0]['strata:min']: Strata extensions apply to Telemetry only (and "
+            "strata:multivariate to the Interface)");
+  d = base();
+  d["strata:detector"] = "ensemble";
+  EXPECT_EQ(error_of(d),
+            "$['strata:detector']: unknown Strata extension (an Interface may have @context, @id, "
+            "@type, displayName, description, comment, contents, strata:multivariate)");
 }
 
 TEST(DeviceModelErrors, WrongSchema) {

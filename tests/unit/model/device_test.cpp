@@ -123,7 +123,20 @@ TEST(DeviceErrors, PathAndReason) {
   d = valid();
   d["tag"] = json::object();
   EXPECT_EQ(error_of(d),
-            "$.tag: unknown key (a device has id, model, site, line, tags, state, modbus)");
+            "$.tag: unknown key (a device has id, model, site, line, tags, state, modbus, "
+            "detectors)");
+  d = valid();
+  d["detectors"] = {{"temperature", 1}};
+  EXPECT_EQ(error_of(d),
+            "$.detectors.temperature: expected a detector spec such as \"ensemble\", or \"off\", "
+            "got 1");
+  d["detectors"] = {{"temperature", "ensemble: x"}};
+  EXPECT_EQ(error_of(d),
+            "$.detectors.temperature: expected a detector spec such as \"ensemble\" or "
+            "\"baseline:alpha=0.1\", or \"off\", got \"ensemble: x\"");
+  d["detectors"] = json::array();
+  EXPECT_EQ(error_of(d),
+            "$.detectors: expected an object of metric: detector spec (or \"off\"), got an array");
   d = valid();
   d["site"] = std::string(129, 's');
   EXPECT_EQ(error_of(d), "$.site: longer than 128 bytes");
@@ -175,6 +188,30 @@ TEST(Device, Patch) {
   auto bad = patch_device(d, json{{"modbus", {{"host", ""}}}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message, "$.modbus.host: expected 1 to 253 bytes");
+}
+
+TEST(Device, DetectorOverrides) {
+  json j = valid();
+  j["detectors"] = {{"vibration_rms", "off"}, {"discharge_temperature", "baseline:alpha=0.1"}};
+  auto d = device_from_json(j);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  ASSERT_EQ(d->detectors.size(), 2u);
+  EXPECT_EQ(d->detectors[0].first, "discharge_temperature");  // sorted by metric
+  ASSERT_NE(d->detector_override("vibration_rms"), nullptr);
+  EXPECT_EQ(*d->detector_override("vibration_rms"), "off");
+  EXPECT_EQ(d->detector_override("motor_current"), nullptr);
+  EXPECT_EQ(to_json(*d)["detectors"]["discharge_temperature"], "baseline:alpha=0.1");
+  EXPECT_EQ(*device_from_json(to_json(*d)), *d);
+  // Without overrides the document has no "detectors" key.
+  EXPECT_FALSE(to_json(*device_from_json(valid())).contains("detectors"));
+  // PATCH replaces the whole set; null removes it.
+  auto p = patch_device(*d, json{{"detectors", {{"motor_current", "cusum"}}}});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(p->detectors.size(), 1u);
+  EXPECT_EQ(p->detectors[0], (std::pair<std::string, std::string>{"motor_current", "cusum"}));
+  auto cleared = patch_device(*d, json{{"detectors", nullptr}});
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_TRUE(cleared->detectors.empty());
 }
 
 }  // namespace
