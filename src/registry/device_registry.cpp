@@ -82,6 +82,30 @@ Status DeviceRegistry::load() {
   return {};
 }
 
+Status DeviceRegistry::check_model(const model::DeviceModel& m) const {
+  for (const auto* v : validators_)
+    if (auto st = v->check_model(m); !st) return Error::of(errc::invalid, st.error().message);
+  return {};
+}
+
+Status DeviceRegistry::check_device(const model::Device& d, const std::string& prefix) const {
+  auto it = models_.find(d.model_id);
+  if (it == models_.end()) return {};  // the caller refuses a missing model with its own message
+  for (const auto* v : validators_) {
+    if (auto st = v->check_device(d, it->second->model); !st) {
+      std::string msg = st.error().message;
+      if (!prefix.empty() && msg.rfind('$', 0) == 0) msg = prefix + msg.substr(1);
+      return Error::of(errc::invalid, msg);
+    }
+  }
+  return {};
+}
+
+void DeviceRegistry::add_validator(const DocumentValidator* v) {
+  std::unique_lock lock(mu_);
+  validators_.push_back(v);
+}
+
 Result<std::shared_ptr<const StoredModel>> DeviceRegistry::put_model(const model::DeviceModel& m,
                                                                      bool replace) {
   auto stored = compile(m);
@@ -90,6 +114,16 @@ Result<std::shared_ptr<const StoredModel>> DeviceRegistry::put_model(const model
   std::vector<std::string> affected;
   {
     std::unique_lock lock(mu_);
+    if (auto st = check_model(m); !st) return st.error();
+    // The devices following a replaced model must still pass with it (their detector overrides
+    // name its metrics).
+    for (const auto& [id, e] : devices_) {
+      if (e.context->device.model_id != m.id) continue;
+      for (const auto* v : validators_)
+        if (auto st = v->check_device(e.context->device, m); !st)
+          return Error::of(errc::invalid,
+                           "device '" + id + "' follows this model: " + st.error().message);
+    }
     const bool exists = models_.count(m.id) > 0;
     if (replace && !exists) return not_found("no device model '" + m.id + "'");
     if (!replace && exists)
@@ -179,12 +213,15 @@ Result<std::vector<DeviceWithToken>> DeviceRegistry::add_devices(
   }
   {
     std::unique_lock lock(mu_);
-    for (const auto& d : ds) {
+    for (std::size_t i = 0; i < ds.size(); ++i) {
+      const auto& d = ds[i];
       if (!models_.count(d.model_id))
         return Error::of(errc::invalid, "device '" + d.id + "': no device model '" + d.model_id +
                                             "'; POST it to /api/v1/models first");
       if (devices_.count(d.id))
         return Error::of(errc::conflict, "device '" + d.id + "' already exists");
+      if (auto st = check_device(d, ds.size() > 1 ? "$[" + std::to_string(i) + "]" : ""); !st)
+        return st.error();
     }
     const auto now = static_cast<int64_t>(clock_.now());
     auto st = db_.write([&](SQLite::Database& db) {
@@ -225,6 +262,7 @@ Result<model::Device> DeviceRegistry::update_device(const model::Device& d) {
     if (!models_.count(d.model_id))
       return Error::of(errc::invalid,
                        "device '" + d.id + "': no device model '" + d.model_id + "'");
+    if (auto checked = check_device(d, ""); !checked) return checked.error();
     auto st = db_.write([&](SQLite::Database& db) {
       SQLite::Statement q(db,
                           "UPDATE devices SET model = ?, document = ?, updated = ? WHERE id = ?");

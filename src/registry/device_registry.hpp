@@ -20,6 +20,7 @@
 #include "model/device.hpp"
 #include "model/device_model.hpp"
 #include "pipeline/device_catalog.hpp"
+#include "registry/document_validator.hpp"
 
 namespace strata::registry {
 
@@ -63,7 +64,11 @@ class DeviceRegistry final : public ingest::DeviceAuthenticator, public pipeline
   [[nodiscard]] std::size_t device_count() const;
 
   // Called after every change of a device (created, updated, removed: nullopt), outside locks.
+  // A model replaced calls it for every device following the model.
   void on_device_change(std::function<void(const std::string& id, const model::Device*)> f);
+  // Adds a check every model and device must pass before it is written (errc::invalid otherwise).
+  // Install checks before serving; `v` must outlive the registry.
+  void add_validator(const DocumentValidator* v);
 
   // --- ingest::DeviceAuthenticator
   [[nodiscard]] std::optional<ingest::DeviceIdentity> by_token(
@@ -85,6 +90,10 @@ class DeviceRegistry final : public ingest::DeviceAuthenticator, public pipeline
   Status load();
   Result<std::shared_ptr<const StoredModel>> compile(const model::DeviceModel& m) const;
   Result<std::shared_ptr<const StoredModel>> put_model(const model::DeviceModel& m, bool replace);
+  // The validators' verdict; `prefix` replaces the leading "$" of a device's message ("$[3]").
+  // REQUIRES: mu_ held (validators_ and models_ are read).
+  Status check_model(const model::DeviceModel& m) const;
+  Status check_device(const model::Device& d, const std::string& prefix) const;
   std::shared_ptr<const pipeline::DeviceContext> context_for(const model::Device& d) const;
   void notify(const std::string& id, const model::Device* d);
 
@@ -95,6 +104,7 @@ class DeviceRegistry final : public ingest::DeviceAuthenticator, public pipeline
   std::unordered_map<std::string, Entry> devices_;
   std::unordered_map<std::string, std::string> device_by_token_hash_;
   std::vector<std::function<void(const std::string&, const model::Device*)>> listeners_;
+  std::vector<const DocumentValidator*> validators_;
 };
 
 }  // namespace strata::registry

@@ -126,3 +126,70 @@ TEST_F(DeviceRegistryTest, ReplacingAModelRecompilesItsDevicesAndNotifies) {
 
 }  // namespace
 }  // namespace strata::registry
+
+namespace strata::registry {
+namespace {
+
+// A check that refuses models whose first telemetry is called "forbidden" and devices with a
+// detector override other than "off" (what the detection stage's check does, in miniature).
+class PickyValidator final : public DocumentValidator {
+ public:
+  Status check_model(const model::DeviceModel& m) const override {
+    if (!m.telemetry.empty() && m.telemetry[0].name == "forbidden")
+      return Error{1, m.telemetry_path(0) + ".name: not allowed here"};
+    return {};
+  }
+  Status check_device(const model::Device& d, const model::DeviceModel& m) const override {
+    for (const auto& [metric, spec] : d.detectors) {
+      if (spec != "off") return Error{1, "$.detectors." + metric + ": only off"};
+      if (!m.find_telemetry(metric)) return Error{1, "$.detectors." + metric + ": no such metric"};
+    }
+    return {};
+  }
+};
+
+TEST_F(DeviceRegistryTest, ValidatorsRefuseModelsAndDevicesBeforeTheyAreWritten) {
+  PickyValidator v;
+  reg_->add_validator(&v);
+  ASSERT_TRUE(reg_->add_model(compressor()));
+  auto m = compressor();
+  m.id = "dtmi:test:other;1";
+  m.telemetry[0].name = "forbidden";
+  auto refused = reg_->add_model(m);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(errc::invalid));
+  EXPECT_EQ(refused.error().message, "$.contents[0].name: not allowed here");
+  EXPECT_EQ(reg_->model("dtmi:test:other;1"), nullptr);
+
+  auto d = device("cmp-1");
+  d.detectors = {{"discharge_temperature", "ensemble"}};
+  auto bad = reg_->add_device(d);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "$.detectors.discharge_temperature: only off");
+  EXPECT_FALSE(reg_->device_by_id("cmp-1"));
+  // In an import, the message names the element.
+  auto ok = device("cmp-0");
+  auto many = reg_->add_devices({ok, d});
+  ASSERT_FALSE(many);
+  EXPECT_EQ(many.error().message, "$[1].detectors.discharge_temperature: only off");
+  EXPECT_FALSE(reg_->device_by_id("cmp-0"));  // all or none
+
+  d.detectors = {{"discharge_temperature", "off"}};
+  ASSERT_TRUE(reg_->add_device(d));
+  d.detectors = {{"discharge_temperature", "cusum"}};
+  auto upd = reg_->update_device(d);
+  ASSERT_FALSE(upd);
+  EXPECT_EQ(upd.error().message, "$.detectors.discharge_temperature: only off");
+  EXPECT_EQ(reg_->device_by_id("cmp-1")->detectors[0].second, "off");
+
+  // A model replaced must still suit the overrides of the devices following it.
+  auto without = compressor();
+  without.telemetry.erase(without.telemetry.begin());  // discharge_temperature
+  auto rep = reg_->replace_model(without);
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().message,
+            "device 'cmp-1' follows this model: $.detectors.discharge_temperature: no such metric");
+}
+
+}  // namespace
+}  // namespace strata::registry
