@@ -17,7 +17,40 @@ Result<AnyDetector> build(const DetectorSpec& spec, auto wrap) {
   return wrap(std::move(*d));
 }
 
+template <class D>
+Result<std::vector<Param>> parameters_of(const DetectorSpec& spec) {
+  typename D::Config c;
+  for (const auto& p : spec.params)
+    if (auto s = set_param(c, D::kName, p); !s) return s.error();
+  std::vector<Param> out;
+  c.each([&](std::string_view name, auto& v) {
+    out.push_back({std::string(name), static_cast<double>(v)});
+  });
+  return out;
+}
+
+Error unknown_detector(const std::string& name) {
+  std::string known;
+  for (auto n : detector_names()) known += (known.empty() ? "" : ", ") + std::string(n);
+  return Error::of(errc::unknown_detector,
+                   "no detector named '" + name + "' (known: " + known + ")");
+}
+
 }  // namespace
+
+Result<std::vector<Param>> spec_parameters(const DetectorSpec& spec) {
+  if (spec.name == Ensemble::kName) return parameters_of<Ensemble>(spec);
+  if (spec.name == RobustBaseline::kName) return parameters_of<RobustBaseline>(spec);
+  if (spec.name == LikelihoodBaseline::kName) return parameters_of<LikelihoodBaseline>(spec);
+  if (spec.name == HoltWinters::kName) return parameters_of<HoltWinters>(spec);
+  if (spec.name == ContextualDetector::kName) return parameters_of<ContextualDetector>(spec);
+  if (spec.name == SpectralResidual::kName) return parameters_of<SpectralResidual>(spec);
+  if (spec.name == RandomCutForest::kName) return parameters_of<RandomCutForest>(spec);
+  if (spec.name == ChangePointDetector::kName) return parameters_of<ChangePointDetector>(spec);
+  if (spec.name == MeanShiftDetector::kName) return parameters_of<MeanShiftDetector>(spec);
+  if (spec.name == RankContextDetector::kName) return parameters_of<RankContextDetector>(spec);
+  return unknown_detector(spec.name);
+}
 
 std::string DetectorSpec::to_string() const {
   std::string s = name;
@@ -79,10 +112,7 @@ Result<AnyDetector> AnyDetector::create(const DetectorSpec& spec) {
   if (spec.name == ChangePointDetector::kName) return build<ChangePointDetector>(spec, wrap);
   if (spec.name == MeanShiftDetector::kName) return build<MeanShiftDetector>(spec, wrap);
   if (spec.name == RankContextDetector::kName) return build<RankContextDetector>(spec, wrap);
-  std::string known;
-  for (auto n : detector_names()) known += (known.empty() ? "" : ", ") + std::string(n);
-  return Error::of(errc::unknown_detector,
-                   "no detector named '" + spec.name + "' (known: " + known + ")");
+  return unknown_detector(spec.name);
 }
 
 Result<AnyDetector> AnyDetector::restore(std::span<const std::uint8_t> bytes) {

@@ -30,6 +30,12 @@ struct DetectorSpec {
 // The names AnyDetector::create accepts, the default first.
 [[nodiscard]] std::vector<std::string_view> detector_names();
 
+// Every parameter of the detector `spec` names, its defaults included, in the detector's order,
+// without building it: what identifies a configuration (the detection stage's detector version
+// is a checksum of it). Unknown detectors and parameters are refused as create() refuses them;
+// values are range-checked by create() only.
+[[nodiscard]] Result<std::vector<Param>> spec_parameters(const DetectorSpec& spec);
+
 // One of this module's univariate detectors, chosen at run time.
 class AnyDetector {
  public:

@@ -401,6 +401,33 @@ TEST(Detectors, ParametersOverrideDefaults) {
   EXPECT_TRUE(seen);
 }
 
+TEST(Detectors, SpecParametersListEveryParameterWithoutBuilding) {
+  for (auto name : detector_names()) {
+    const DetectorSpec spec{std::string(name), {}};
+    auto listed = spec_parameters(spec);
+    ASSERT_TRUE(listed.ok()) << name << ": " << listed.error().message;
+    auto built = AnyDetector::create(spec);
+    ASSERT_TRUE(built.ok()) << name;
+    const auto params = built->parameters();
+    ASSERT_EQ(listed->size(), params.size()) << name;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      EXPECT_EQ((*listed)[i].name, params[i].name) << name;
+      EXPECT_EQ((*listed)[i].value, params[i].value) << name << " " << params[i].name;
+    }
+  }
+  auto set = spec_parameters(*parse_detector_spec("cusum:k=1.5"));
+  ASSERT_TRUE(set.ok());
+  bool k = false;
+  for (const auto& p : *set) k = k || (p.name == "k" && p.value == 1.5);
+  EXPECT_TRUE(k);
+  auto unknown = spec_parameters({"nope", {}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(unknown.error().is(errc::unknown_detector));
+  auto bad = spec_parameters(*parse_detector_spec("cusum:kk=1"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("no parameter 'kk'"), std::string::npos);
+}
+
 // Three signals, y = 2x + small noise, z independent. From the onset y = −2x: each signal alone
 // is as usual, together they are not, and the explanation names y and x, not z.
 TEST(Multivariate, NamesTheSignalsBehindAScore) {

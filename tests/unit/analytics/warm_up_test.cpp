@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -49,6 +50,25 @@ TEST(WarmUp, FromStoredHistoryMatchesLive) {
   auto n = warm_up(*part, **st, *id, s.ts[100], s.ts[199]);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 100u);
+  // With a callback: every point fed, in order, with the assessment a live detector gave it.
+  auto seen = AnyDetector::create({"ensemble", {}});
+  auto again = AnyDetector::create({"ensemble", {}});
+  std::vector<Timestamp> order;
+  std::size_t differ = 0;
+  auto m =
+      warm_up(*seen, **st, *id, kMinTimestamp, kMaxTimestamp,
+              [&](Timestamp ts, double v, const Assessment& a) {
+                const Assessment b = again->update(ts, v);
+                if (std::memcmp(&a.score, &b.score, sizeof a.score) != 0 || a.driver != b.driver)
+                  ++differ;
+                order.push_back(ts);
+              });
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(*m, 2000u);
+  ASSERT_EQ(order.size(), 2000u);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+  EXPECT_EQ(order.front(), s.ts[0]);
+  EXPECT_EQ(differ, 0u);
   st->reset();
   std::filesystem::remove_all(dir);
 }
