@@ -363,8 +363,10 @@ void Pipeline::process(Shard& shard, std::vector<Item>& items) {
   std::vector<std::size_t> stored(items.size(), 0);
   std::vector<Timestamp> tmin(items.size(), kMaxTimestamp), tmax(items.size(), kMinTimestamp);
   std::vector<char> refused_point;
+  bool result_ok = false;
   if (!g.points.empty()) {
     auto result = deps_.store.append(g.points);
+    result_ok = result.ok();
     counters_.groups.fetch_add(1, std::memory_order_relaxed);
     if (!result) {
       counters_.store_errors.fetch_add(1, std::memory_order_relaxed);
@@ -453,6 +455,20 @@ void Pipeline::process(Shard& shard, std::vector<Item>& items) {
       }
     }
     if (items[i].done) items[i].done(o);
+  }
+
+  // After every writer has its answer: the stages behind the store (anomaly detection).
+  StoredPointsObserver* after = points_observer_.load(std::memory_order_acquire);
+  if (after && !g.points.empty() && result_ok) {
+    if (refused_point.empty()) {
+      after->stored(g.points);
+    } else {
+      std::vector<Point> kept;
+      kept.reserve(g.points.size());
+      for (std::size_t p = 0; p < g.points.size(); ++p)
+        if (!refused_point[p]) kept.push_back(g.points[p]);
+      after->stored(kept);
+    }
   }
 }
 

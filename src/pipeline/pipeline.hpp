@@ -34,6 +34,7 @@
 #include "pipeline/device_catalog.hpp"
 #include "pipeline/lineage.hpp"
 #include "pipeline/quarantine.hpp"
+#include "pipeline/stored_points_observer.hpp"
 #include "pipeline/telemetry.hpp"
 #include "store/store.hpp"
 
@@ -78,7 +79,8 @@ struct LiveReading {
   double value;
 };
 
-// Who receives stored readings as they are stored (the WebSocket stream, later the detectors).
+// Who receives a device's stored readings as they are stored, with their metric names (the
+// WebSocket stream). The detectors see every stored point through StoredPointsObserver.
 class LiveObserver {
  public:
   virtual ~LiveObserver() = default;
@@ -110,6 +112,10 @@ class Pipeline final : public TelemetrySink {
   // Completes everything queued, then stops the workers (later submits return false).
   void stop();
   void set_live_observer(LiveObserver* observer) { observer_.store(observer); }
+  // Set before the transports start (a group stored before it is not shown to the observer).
+  void set_stored_points_observer(StoredPointsObserver* observer) {
+    points_observer_.store(observer);
+  }
 
   [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
   [[nodiscard]] std::size_t queued() const;
@@ -140,6 +146,7 @@ class Pipeline final : public TelemetrySink {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::size_t> round_robin_{0};
   std::atomic<LiveObserver*> observer_{nullptr};
+  std::atomic<StoredPointsObserver*> points_observer_{nullptr};
   mutable std::mutex text_mu_;
   std::unordered_map<std::uint64_t, std::string> texts_;
   int text_fd_ = -1;

@@ -301,6 +301,91 @@ TEST_F(PipelineTest, PointBatchesAreStoredAndTracedToTheirUser) {
   EXPECT_EQ(a->entries[0].transport, Transport::line_protocol);
 }
 
+// Records every group it is handed, and whether the group's writers had their answers by then.
+class RecordingPointsObserver final : public StoredPointsObserver {
+ public:
+  explicit RecordingPointsObserver(std::atomic<int>& completions) : completions_(completions) {}
+  void stored(std::span<const Point> points) override {
+    std::lock_guard lock(mu);
+    groups.emplace_back(points.begin(), points.end());
+    completions_at_call.push_back(completions_.load());
+    cv.notify_all();
+  }
+  std::vector<std::vector<Point>> wait_groups(std::size_t n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return groups.size() >= n; });
+    return groups;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::vector<Point>> groups;
+  std::vector<int> completions_at_call;
+
+ private:
+  std::atomic<int>& completions_;
+};
+
+TEST_F(PipelineTest, StoredPointsReachTheObserverAfterTheWritersAnswersForEveryTransport) {
+  std::atomic<int> completions{0};
+  RecordingPointsObserver observer(completions);
+  pipeline_->set_stored_points_observer(&observer);
+  // A device message: the stored readings, converted, without the quarantined one.
+  auto m = message({num("discharge_temperature", 212.0, kNow - 2 * kSec),
+                    num("discharge_temperature", 1000.0, kNow - kSec),  // out of range
+                    num("discharge_pressure", 14.503773773, kNow - kSec)});
+  std::promise<IngestOutcome> done;
+  Completion c = [&](const IngestOutcome& o) {
+    completions.fetch_add(1);
+    done.set_value(o);
+  };
+  ASSERT_TRUE(pipeline_->submit(m, c));
+  EXPECT_EQ(done.get_future().get().stored, 2u);
+  auto groups = observer.wait_groups(1);
+  ASSERT_EQ(groups[0].size(), 2u);
+  const auto temp =
+      store_->find({"cmp-1", "discharge_temperature", {{"line", "line-1"}, {"site", "plant-a"}}});
+  ASSERT_TRUE(temp);
+  EXPECT_EQ(groups[0][0].series, *temp);
+  EXPECT_EQ(groups[0][0].ts, kNow - 2 * kSec);
+  EXPECT_NEAR(groups[0][0].value, 100.0, 1e-9);
+  EXPECT_EQ(observer.completions_at_call[0], 1);  // the writer had its answer first
+
+  // A line-protocol batch: its points as they were stored; one older than the out-of-order
+  // window is refused and not shown.
+  auto id = store_->resolve(SeriesKey{"historian", "flow", {}});
+  ASSERT_TRUE(id);
+  PointBatch b;
+  b.source = "ines";
+  b.received = kNow;
+  b.points = {{*id, kNow - 2 * kSec, 1.5}, {*id, kNow - kSec, 2.5}};
+  std::promise<IngestOutcome> done2;
+  Completion c2 = [&](const IngestOutcome& o) {
+    completions.fetch_add(1);
+    done2.set_value(o);
+  };
+  ASSERT_TRUE(pipeline_->submit(b, c2));
+  EXPECT_EQ(done2.get_future().get().stored, 2u);
+  PointBatch late;
+  late.received = kNow;
+  late.points = {{*id, kNow - 10'000 * kSec, 9.0}, {*id, kNow, 3.5}};
+  std::promise<IngestOutcome> done3;
+  Completion c3 = [&](const IngestOutcome& o) { done3.set_value(o); };
+  ASSERT_TRUE(pipeline_->submit(late, c3));
+  EXPECT_EQ(done3.get_future().get().stored, 1u);
+  groups = observer.wait_groups(3);
+  ASSERT_EQ(groups[1].size(), 2u);
+  EXPECT_EQ(groups[1][1].series, *id);
+  EXPECT_EQ(groups[1][1].value, 2.5);
+  ASSERT_EQ(groups[2].size(), 1u);
+  EXPECT_EQ(groups[2][0].ts, kNow);
+  // A message with nothing stored hands nothing over.
+  auto ghost = message({num("discharge_pressure", 1.0)});
+  ghost.device_id = "ghost";
+  EXPECT_EQ(ingest(std::move(ghost)).stored, 0u);
+  pipeline_->stop();
+  EXPECT_EQ(observer.groups.size(), 3u);
+}
+
 TEST_F(PipelineTest, BadOptionsAreRefused) {
   PipelineOptions o;
   o.shards = 0;
