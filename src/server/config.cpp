@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -88,6 +89,33 @@ Key number(std::string path, double& out) {
             if (!end || *end || v < 0) return expect("a number >= 0");
             out = v;
             return std::nullopt;
+          }};
+}
+
+// A number in (lo, hi] (`open_low`) or [lo, hi].
+Key bounded_number(std::string path, double& out, double lo, double hi, bool open_low) {
+  auto set = [&out, lo, hi, open_low](double v) -> std::optional<std::string> {
+    const bool ok = (open_low ? v > lo : v >= lo) && v <= hi;
+    if (!ok) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "expected a number in %s%g, %g], got %g", open_low ? "(" : "[",
+                    lo, hi, v);
+      return std::string(buf);
+    }
+    out = v;
+    return std::nullopt;
+  };
+  return {std::move(path),
+          [set](const toml::node& n) -> std::optional<std::string> {
+            if (auto v = n.value<double>()) return set(*v);
+            return expect("a number");
+          },
+          [set](std::string_view s) -> std::optional<std::string> {
+            char* end = nullptr;
+            const std::string t(s);
+            const double v = std::strtod(t.c_str(), &end);
+            if (t.empty() || !end || *end) return expect("a number");
+            return set(v);
           }};
 }
 
@@ -200,6 +228,13 @@ std::vector<Key> keys(ServerConfig& c, std::string& data_dir) {
       integer("mqtt_connector.receive_maximum", c.connector.receive_maximum, 1, 65535),
       integer("mqtt_connector.sessions", c.connector.sessions, 1, 16),
       boolean("mqtt_connector.sparkplug", c.connector.sparkplug),
+      boolean("analytics.enabled", c.analytics.enabled),
+      integer("analytics.workers", c.analytics.workers, 1, 256),
+      bounded_number("analytics.event_threshold", c.analytics.event_threshold, 0, 1, true),
+      integer("analytics.learning_points", c.analytics.learning_points, 0, 1'000'000'000),
+      duration("analytics.warm_up_window", c.analytics.warm_up_window, true),
+      duration("analytics.checkpoint_interval", c.analytics.checkpoint_interval),
+      integer("analytics.queue_points", c.analytics.queue_points, 1, 1 << 24),
       duration("sparkplug.rebirth_interval", c.sparkplug_rebirth_interval),
       text("sparkplug.host_id", c.sparkplug_host_id),
   };

@@ -75,6 +75,17 @@ struct ServerConfig {
     std::vector<std::pair<std::string, std::string>> sparkplug_device_ids;
   } connector;
 
+  // Streaming anomaly detection (detect/stage.hpp, docs/anomaly-detection.md "In the server").
+  struct Analytics {
+    bool enabled = true;
+    std::size_t workers = 2;
+    double event_threshold = 0.6;
+    std::uint64_t learning_points = 500;
+    Timestamp warm_up_window = 86'400 * kMicrosPerSecond;
+    Timestamp checkpoint_interval = 60 * kMicrosPerSecond;
+    std::size_t queue_points = 65'536;
+  } analytics;
+
   // Sparkplug B primary host (docs/sparkplug.md), on the MQTT endpoint and, when enabled, on the
   // connector's broker.
   std::string sparkplug_host_id = "strata";

@@ -101,5 +101,68 @@ TEST(Config, MistakesAreRefusedWithTheKeyAndWhatItExpects) {
       << unshared.error().message;
 }
 
+TEST(Config, AnalyticsKeysWithTheirDefaultsAndTheEnvironment) {
+  auto d = parse_config("");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_TRUE(d->analytics.enabled);
+  EXPECT_EQ(d->analytics.workers, 2u);
+  EXPECT_EQ(d->analytics.event_threshold, 0.6);
+  EXPECT_EQ(d->analytics.learning_points, 500u);
+  EXPECT_EQ(d->analytics.warm_up_window, 86'400 * kMicrosPerSecond);
+  EXPECT_EQ(d->analytics.checkpoint_interval, 60 * kMicrosPerSecond);
+  EXPECT_EQ(d->analytics.queue_points, 65'536u);
+  auto c = parse_config(R"(
+[analytics]
+enabled = false
+workers = 3
+event_threshold = 0.75
+learning_points = 100
+warm_up_window = "0s"
+checkpoint_interval = "5s"
+queue_points = 1024
+)",
+                        {"STRATA_ANALYTICS_EVENT_THRESHOLD=0.9", "STRATA_ANALYTICS_WORKERS=4",
+                         "STRATA_ANALYTICS_WARM_UP_WINDOW=2h"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->analytics.enabled);
+  EXPECT_EQ(c->analytics.workers, 4u);
+  EXPECT_EQ(c->analytics.event_threshold, 0.9);
+  EXPECT_EQ(c->analytics.learning_points, 100u);
+  EXPECT_EQ(c->analytics.warm_up_window, 2 * 3600 * kMicrosPerSecond);
+  EXPECT_EQ(c->analytics.checkpoint_interval, 5 * kMicrosPerSecond);
+  EXPECT_EQ(c->analytics.queue_points, 1024u);
+  auto zero = parse_config("[analytics]\nwarm_up_window = \"0s\"\n");
+  ASSERT_TRUE(zero);
+  EXPECT_EQ(zero->analytics.warm_up_window, 0);
+}
+
+TEST(Config, AnalyticsValuesOutOfRangeAreRefusedWithTheKey) {
+  auto refused = [](const std::string& toml, const std::vector<std::string>& env = {}) {
+    auto c = parse_config(toml, env);
+    return c ? std::string("<accepted>") : c.error().message;
+  };
+  EXPECT_EQ(refused("[analytics]\nevent_threshold = 1.5\n"),
+            "configuration: analytics.event_threshold: expected a number in (0, 1], got 1.5");
+  EXPECT_EQ(refused("[analytics]\nevent_threshold = 0\n"),
+            "configuration: analytics.event_threshold: expected a number in (0, 1], got 0");
+  EXPECT_EQ(refused("[analytics]\nevent_threshold = \"high\"\n"),
+            "configuration: analytics.event_threshold: expected a number");
+  EXPECT_EQ(refused("[analytics]\nworkers = 0\n"),
+            "configuration: analytics.workers: expected an integer 1..256, got 0");
+  EXPECT_EQ(refused("[analytics]\nqueue_points = 0\n"),
+            "configuration: analytics.queue_points: expected an integer 1..16777216, got 0");
+  EXPECT_EQ(refused("[analytics]\nlearning_points = -1\n"),
+            "configuration: analytics.learning_points: expected an integer 0..1000000000, got -1");
+  EXPECT_EQ(refused("[analytics]\ncheckpoint_interval = \"0s\"\n"),
+            "configuration: analytics.checkpoint_interval: expected a duration such as 100ms, "
+            "30s, 1h or 7d, got \"0s\"");
+  EXPECT_EQ(refused("[analytics]\nwarm_up = \"1d\"\n"),
+            "configuration: analytics.warm_up: not a setting (docs/configuration.md lists them)");
+  EXPECT_EQ(refused("", {"STRATA_ANALYTICS_EVENT_THRESHOLD=2"}),
+            "configuration: STRATA_ANALYTICS_EVENT_THRESHOLD: expected a number in (0, 1], got 2");
+  EXPECT_EQ(refused("", {"STRATA_ANALYTICS_ENABLED=maybe"}),
+            "configuration: STRATA_ANALYTICS_ENABLED: expected true or false");
+}
+
 }  // namespace
 }  // namespace strata::server
