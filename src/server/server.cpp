@@ -13,6 +13,9 @@
 #include "api/live_hub.hpp"
 #include "api/router.hpp"
 #include "core/time_format.hpp"
+#include "detect/anomaly_log.hpp"
+#include "detect/plan.hpp"
+#include "detect/stage.hpp"
 #include "govern/secrets.hpp"
 #include "govern/user_directory.hpp"
 #include "ingest/coap/coap_server.hpp"
@@ -63,6 +66,24 @@ class LiveForwarder final : public pipeline::LiveObserver {
   api::LiveHub& hub_;
 };
 
+// Anomaly events to the live hub: topic "anomalies" (every device) and "anomalies:<device>".
+class AnomalyForwarder final : public detect::AnomalyListener {
+ public:
+  explicit AnomalyForwarder(api::LiveHub& hub) : hub_(hub) {}
+  void on_anomaly(const detect::AnomalyEvent& e) override {
+    const std::string device_topic = "anomalies:" + e.device;
+    const bool all = hub_.subscribers("anomalies") > 0;
+    const bool one = hub_.subscribers(device_topic) > 0;
+    if (!all && !one) return;
+    const std::string text = detect::to_json(e).dump();
+    if (all) hub_.publish_text("anomalies", text);
+    if (one) hub_.publish_text(device_topic, text);
+  }
+
+ private:
+  api::LiveHub& hub_;
+};
+
 Error start_error(const std::string& what, const Error& e) {
   return Error::of(errc::start, what + ": " + e.message);
 }
@@ -82,9 +103,14 @@ struct Server::Parts {
   std::optional<govern::Pseudonymiser> pseudonymiser;
   std::unique_ptr<pipeline::QuarantineLog> quarantine;
   std::unique_ptr<pipeline::LineageLog> lineage;
+  detect::DetectorSpecValidator detector_validator;
+  std::unique_ptr<detect::AnomalyLog> anomalies;
   std::unique_ptr<pipeline::Pipeline> pipeline;
   api::LiveHub live;
   std::unique_ptr<LiveForwarder> forwarder;
+  std::unique_ptr<AnomalyForwarder> anomaly_forwarder;
+  // After everything it calls into (store, registry, anomalies, live hub): destroyed first.
+  std::unique_ptr<detect::DetectionStage> detection;
   std::unique_ptr<UserAuthenticator> authenticator;
   std::unique_ptr<api::Router> router;
   std::unique_ptr<Services> services;
@@ -109,6 +135,7 @@ struct Server::Parts {
   bool stopping = false;
 
   Status start();
+  Status start_detection();
   Status start_listeners();
   void rebuild_modbus();
   void register_metrics();
@@ -152,6 +179,7 @@ Status Server::Parts::start() {
   auto reg = registry::DeviceRegistry::create(*entities, clock);
   if (!reg) return start_error("device registry", reg.error());
   registry = std::move(*reg);
+  registry->add_validator(&detector_validator);
   auto pseud = govern::Pseudonymiser::from_key_file(config.data_dir / "pseudonym.key");
   if (!pseud) return start_error("pseudonymisation", pseud.error());
   pseudonymiser = *pseud;
@@ -178,23 +206,60 @@ Status Server::Parts::start() {
   pipeline = std::move(*p);
   forwarder = std::make_unique<LiveForwarder>(live);
   pipeline->set_live_observer(forwarder.get());
+  if (auto st = start_detection(); !st) return st;
 
   authenticator = std::make_unique<UserAuthenticator>(*users);
   router = std::make_unique<api::Router>(authenticator.get());
   services = std::unique_ptr<Services>(new Services{
       *store, *users, *registry, *pipeline, *quarantine, *lineage, metrics, live, clock, ready});
+  services->anomalies = anomalies.get();
+  services->detection = detection.get();
   for (auto add : {add_system_routes, add_user_routes, add_device_routes, add_ingest_routes,
-                   add_data_routes}) {
+                   add_data_routes, add_anomaly_routes}) {
     if (auto s = add(*router, *services); !s) return start_error("routes", s.error());
   }
   if (auto s = live.add_route(*router, "/api/v1/stream", govern::RoleSet::all(),
-                              "Live telemetry: subscribe to device ids");
+                              "Live data: subscribe to device ids (readings), anomalies, "
+                              "anomalies:<device>, commands:<device>");
       !s)
     return start_error("routes", s.error());
   if (auto st = start_listeners(); !st) return st;
   register_metrics();
   upkeep = std::thread([this] { run_upkeep(); });
   ready = true;
+  return {};
+}
+
+// The anomaly events' store, and the detection stage behind the pipeline: restored from its
+// checkpoint and caught up with the store before any transport hands over a point.
+Status Server::Parts::start_detection() {
+  auto a = detect::AnomalyLog::open(config.data_dir / "anomalies.db", clock);
+  if (!a) return start_error("anomaly events", a.error());
+  anomalies = std::move(*a);
+  if (!config.analytics.enabled) return {};
+  detect::DetectionOptions o;
+  o.workers = config.analytics.workers;
+  o.event_threshold = config.analytics.event_threshold;
+  o.learning_points = config.analytics.learning_points;
+  o.warm_up_window = config.analytics.warm_up_window;
+  o.checkpoint_interval = config.analytics.checkpoint_interval;
+  o.queue_points = config.analytics.queue_points;
+  o.checkpoint_file = config.data_dir / "detectors.ckpt";
+  auto d = detect::DetectionStage::create({*store, *registry, *anomalies, clock}, o);
+  if (!d) return start_error("anomaly detection", d.error());
+  detection = std::move(*d);
+  anomaly_forwarder = std::make_unique<AnomalyForwarder>(live);
+  detection->subscribe(anomaly_forwarder.get());
+  registry->on_device_change([this](const std::string& id, const model::Device*) {
+    if (detection) detection->device_changed(id);
+  });
+  if (auto st = detection->start(); !st) return start_error("anomaly detection", st.error());
+  const auto& c = detection->counters();
+  if (c.restored.load() > 0 || c.events.load() > 0)
+    spdlog::info(
+        "analytics: {} detectors restored from detectors.ckpt, {} points replayed, {} events",
+        c.restored.load(), c.points_scored.load(), c.events.load());
+  pipeline->set_stored_points_observer(detection.get());
   return {};
 }
 
@@ -424,6 +489,42 @@ void Server::Parts::register_metrics() {
                              "CoAP requests answered 5.03 because the pipeline was full.",
                              [this] { return static_cast<double>(coap->stats().busy); });
   }
+  if (detection) {
+    const auto& d = detection->counters();
+    auto counter = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+      metrics.callback_counter(name, help, [&v] { return static_cast<double>(v.load()); });
+    };
+    auto gauge = [&](const char* name, const char* help, const std::atomic<std::int64_t>& v) {
+      metrics.callback_gauge(name, help, [&v] { return static_cast<double>(v.load()); });
+    };
+    counter("strata_anomaly_events_total",
+            "Anomaly events: one per excursion of a series or machine.", d.events);
+    counter("strata_detector_points_scored_total",
+            "Points (and multivariate readings) scored by detectors, live and replayed.",
+            d.points_scored);
+    gauge("strata_detector_series", "Detectors running (series and machines).", d.detectors);
+    gauge("strata_detector_memory_bytes", "Memory of the running detectors.", d.memory_bytes);
+    counter("strata_detector_warm_up_points_total",
+            "Stored points new detectors learnt from before scoring.", d.warm_up_points);
+    counter("strata_detector_late_points_total",
+            "Points at or before a detector's last scored point: counted, not scored.",
+            d.late_points);
+    counter("strata_detector_queue_waits_total",
+            "Hand-overs that waited for room in a detection queue (back-pressure).", d.queue_waits);
+    counter("strata_detector_restored_total", "Detectors restored from the checkpoint at start.",
+            d.restored);
+    counter("strata_detector_cold_starts_total",
+            "Detectors built fresh (then warmed up from the store).", d.cold_starts);
+    counter("strata_detector_checkpoints_written_total", "Detector checkpoints written.",
+            d.checkpoints);
+    counter("strata_detector_errors_total",
+            "Points not scorable, detectors not built, checkpoints not written.", d.errors);
+    metrics.callback_gauge("strata_detector_queued", "Points waiting for a detection worker.",
+                           [this] { return static_cast<double>(detection->queued()); });
+  }
+  metrics.callback_counter("strata_anomaly_write_errors_total",
+                           "Batches of anomaly events that could not be written to anomalies.db.",
+                           [this] { return static_cast<double>(anomalies->write_errors()); });
   metrics.callback_gauge("strata_modbus_devices_connected", "Polled Modbus devices connected.",
                          [this] {
                            std::lock_guard lock(modbus_mu);
@@ -485,6 +586,8 @@ void Server::Parts::stop() {
     if (t.joinable()) t.join();
   io_threads.clear();
   if (pipeline) pipeline->stop();
+  if (detection) detection->stop();  // scores what is queued, writes the last checkpoint
+  if (anomalies) anomalies->flush();
   if (store) (void)store->sync();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// What the whole-server tests (server_api_test.cpp, server_durability_test.cpp) share: the real
+// What the whole-server tests (server_api_test.cpp, server_durability_test.cpp,
+// server_detection_test.cpp) share: the real
 // `strata serve` process on 127.0.0.1 with every listener on port 0 (the ports it got are read from
 // its stdout), stopped by PID; a small keep-alive HTTP/1.1 client and a WebSocket client on Beast;
 // helpers to run external clients (mosquitto_sub, node) and to register models and devices.
@@ -352,5 +353,40 @@ inline std::vector<std::pair<std::int64_t, double>> stored_points(
   }
   return out;
 }
+
+// A WebSocket client on Beast; reads wait at most a given time.
+class WsClient {
+ public:
+  std::string connect(std::uint16_t port, const std::string& target) {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).connect(
+        tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
+    if (ec) return "connect: " + ec.message();
+    ws_.handshake("127.0.0.1:" + std::to_string(port), target, ec);
+    if (ec) return "handshake: " + ec.message();
+    return {};
+  }
+  std::optional<json> read(std::chrono::milliseconds timeout) {
+    beast::flat_buffer buffer;
+    std::optional<json> out;
+    bool done = false;
+    ws_.async_read(buffer, [&](beast::error_code ec, std::size_t) {
+      done = true;
+      if (!ec) out = json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
+    });
+    io_.restart();
+    io_.run_for(timeout);
+    if (!done) {
+      beast::get_lowest_layer(ws_).cancel();
+      io_.restart();
+      io_.run();
+    }
+    return out;
+  }
+
+ private:
+  boost::asio::io_context io_;
+  beast::websocket::stream<beast::tcp_stream> ws_{io_};
+};
 
 }  // namespace strata::test
