@@ -318,5 +318,30 @@ TEST_F(ServerDetection, SigkilledServerLearnsEveryAcknowledgedPointOnce) {
   EXPECT_EQ(metric_value(metrics, "strata_detector_late_points_total"), 0) << metrics;
 }
 
+TEST_F(ServerDetection, WithAnalyticsOffNothingIsScoredAndTheRoutesSaySo) {
+  std::vector<std::string> env = env_;
+  env.push_back("STRATA_ANALYTICS_ENABLED=false");
+  StrataServer server(dir_.path() / "data", env);
+  ASSERT_TRUE(server.started()) << server.output();
+  HttpClient c(server.http_port);
+  ASSERT_EQ(c.post("/api/v1/models", oven_model(), server.admin_token).status, 201);
+  const std::string token = add_device(c, server.admin_token, "oven-1", kModelId);
+  const std::int64_t base = now_ms() - 3600'000;
+  ASSERT_EQ(post_readings(c, "oven-1", token, base, 0, 200, 10, {{150, 400.0}}), 200);
+  auto det = c.get("/api/v1/devices/oven-1/detectors", server.admin_token);
+  ASSERT_EQ(det.status, 200) << det.body;
+  EXPECT_EQ(det.doc()["analytics"], false);
+  EXPECT_TRUE(det.doc()["detectors"].empty());
+  auto events = c.get("/api/v1/anomalies", server.admin_token);
+  ASSERT_EQ(events.status, 200) << events.body;
+  EXPECT_TRUE(events.doc()["events"].empty());
+  EXPECT_EQ(c.get("/api/v1/detectors", server.admin_token).doc()["settings"]["enabled"], false);
+  const auto metrics = c.get("/metrics").body;
+  EXPECT_EQ(metrics.find("strata_detector_points_scored_total"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "detectors.ckpt"));
+  // Bad specs are refused all the same: they would fail once detection is on.
+  EXPECT_EQ(c.post("/api/v1/models", oven_model("nope"), server.admin_token).status, 422);
+}
+
 }  // namespace
 }  // namespace strata::test
