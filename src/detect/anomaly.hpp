@@ -21,6 +21,7 @@ struct SignalShare {
   double share = 0;  // of the squared distance; the shares of an event sum to about 1
 };
 
+// One event: what was unusual, when, how much, by which detector, and why.
 struct AnomalyEvent {
   std::int64_t id = 0;  // assigned by storage (0 until then, and for listeners)
   std::string device;

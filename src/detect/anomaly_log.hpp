@@ -37,6 +37,7 @@ struct AnomalyQuery {
   std::int64_t before_id = 0;  // 0: from the newest
 };
 
+// The events' store (above): written in the background, read by the REST routes.
 class AnomalyLog {
  public:
   // An empty path keeps the events in memory (tests).

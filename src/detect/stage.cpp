@@ -195,7 +195,8 @@ struct DetectionStage::Worker {
   std::vector<std::string> changed;
   bool checkpoint_wanted = false;
   bool stopping = false;
-  std::uint64_t pushed = 0, done = 0;
+  std::uint64_t pushed = 0, done = 0;                  // points
+  std::uint64_t changes_pushed = 0, changes_done = 0;  // device changes
   std::thread thread;
 
   // REQUIRES: the worker's thread (or the stage's caller while the thread does not run).
@@ -816,6 +817,7 @@ void DetectionStage::device_changed(const std::string& device) {
   {
     std::lock_guard lock(w.mu);
     w.changed.push_back(device);
+    ++w.changes_pushed;
   }
   w.cv.notify_one();
 }
@@ -838,13 +840,14 @@ void DetectionStage::run(Worker& w) {
     }
     w.room_cv.notify_all();
     for (const auto& d : changed) w.apply_change(d);
-    changed.clear();
     for (const auto& p : batch) w.process(p, Mode::live);
     w.publish();
     {
       std::lock_guard lock(w.mu);
       w.done += batch.size();
+      w.changes_done += changed.size();
     }
+    changed.clear();
     w.idle_cv.notify_all();
     batch.clear();
     if (checkpoint_wanted) {
@@ -912,8 +915,8 @@ Status DetectionStage::checkpoint() {
 void DetectionStage::flush() {
   for (auto& w : workers_) {
     std::unique_lock lock(w->mu);
-    const std::uint64_t target = w->pushed;
-    w->idle_cv.wait(lock, [&] { return w->done >= target; });
+    const std::uint64_t target = w->pushed, changes = w->changes_pushed;
+    w->idle_cv.wait(lock, [&] { return w->done >= target && w->changes_done >= changes; });
   }
 }
 

@@ -49,6 +49,8 @@ namespace strata::detect {
 // during one anomaly makes one event).
 inline constexpr std::uint32_t kCalmPoints = 5;
 
+// What the stage is told: the server's [analytics] section (docs/configuration.md), and where its
+// checkpoint lives.
 struct DetectionOptions {
   std::size_t workers = 2;
   double event_threshold = 0.6;         // (0, 1]
@@ -89,6 +91,8 @@ struct DetectorStatus {
   std::size_t memory_bytes = 0;
 };
 
+// The stage itself (the whole picture is above): one per server, between the pipeline and the
+// consumers of anomaly events.
 class DetectionStage final : public pipeline::StoredPointsObserver {
  public:
   struct Dependencies {
@@ -118,7 +122,8 @@ class DetectionStage final : public pipeline::StoredPointsObserver {
 
   // Writes a checkpoint now (what the timer does).
   Status checkpoint();
-  // Returns once every point handed over before the call has been scored and its events queued.
+  // Returns once every point handed over and every device change reported before the call has
+  // been dealt with (points scored, their events queued).
   void flush();
   // Scores what is queued, writes a last checkpoint, stops the threads. Idempotent.
   void stop();
