@@ -365,6 +365,8 @@ TEST_F(PipelineTest, StoredPointsReachTheObserverAfterTheWritersAnswersForEveryT
   };
   ASSERT_TRUE(pipeline_->submit(b, c2));
   EXPECT_EQ(done2.get_future().get().stored, 2u);
+  // Batches go to the shards in turn: wait for this one's hand-over before the next is sent.
+  observer.wait_groups(2);
   PointBatch late;
   late.received = kNow;
   late.points = {{*id, kNow - 10'000 * kSec, 9.0}, {*id, kNow, 3.5}};
