@@ -28,7 +28,7 @@ namespace strata::analytics {
 // One signal's share of a multivariate score.
 struct SignalContribution {
   std::size_t signal = 0;  // index into the reading
-  double share = 0;        // rᵢ·(Σ⁻¹r)ᵢ / d² — the shares sum to 1
+  double share = 0;        // its conditional part of d² (contributions()); the shares sum to 1
 };
 
 class MultivariateDetector {
@@ -110,14 +110,37 @@ class MultivariateDetector {
     return score;
   }
 
-  // The last reading's squared distance and each signal's share of it, largest first.
+  // The last reading's squared distance and each signal's share of it, largest first. A signal's
+  // share is its conditional part: how much of d² goes when it alone takes the value the other
+  // signals make most likely, tᵢ² = (Σ⁻¹r)ᵢ² / (Σ⁻¹)ᵢᵢ (the Mason–Young–Tracy conditional term),
+  // normalised to sum to 1. Never negative — unlike the split rᵢ·(Σ⁻¹r)ᵢ, which goes negative for
+  // a signal that is normal alone but moves against a correlated one — and zero for a signal that
+  // takes no part. O(n³), for the readings that raise an event.
   [[nodiscard]] double last_distance2() const { return last_d2_; }
   [[nodiscard]] std::vector<SignalContribution> contributions() const {
-    std::vector<SignalContribution> out(n_);
-    for (std::size_t i = 0; i < n_; ++i)
-      out[i] = {i, last_d2_ > 0 ? r_[i] * y_[i] / last_d2_ : 0.0};
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return a.share > b.share; });
+    const std::size_t n = n_;
+    std::vector<SignalContribution> out(n);
+    std::vector<double> z(n);
+    double total = 0;
+    for (std::size_t i = 0; i < n && last_d2_ > 0; ++i) {
+      // (Σ⁻¹)ᵢᵢ = ‖L⁻¹eᵢ‖², with L the Cholesky factor solve() left in chol_.
+      double inverse_ii = 0;
+      for (std::size_t k = i; k < n; ++k) {
+        double s = k == i ? 1.0 : 0.0;
+        for (std::size_t m = i; m < k; ++m) s -= chol_[k * n + m] * z[m];
+        z[k] = s / chol_[k * n + k];
+        inverse_ii += z[k] * z[k];
+      }
+      const double t2 = inverse_ii > 0 ? y_[i] * y_[i] / inverse_ii : 0.0;
+      out[i] = {i, std::isfinite(t2) ? t2 : 0.0};
+      total += out[i].share;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i].signal = i;
+      out[i].share = total > 0 ? out[i].share / total : 0.0;
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.share > b.share; });
     return out;
   }
   // "temp (71%), current (25%)": the signals whose shares add up to `cover`, named.

@@ -62,56 +62,6 @@ SeriesKey canonical_key(const pipeline::DeviceContext& ctx, const std::string& m
   return key;
 }
 
-// Each signal's conditional share of a multivariate reading's distance: how much of d² goes when
-// the signal takes the value the others make likely (d² is a parabola in one signal: three
-// probes on copies of the detector give its height above the minimum), normalised to sum to 1.
-// Unlike the r·Σ⁻¹r split of MultivariateDetector::contributions(), whose shares turn negative
-// for a signal that is normal alone but moves against a correlated one (a temperature hot for a
-// current below its mean), these are never negative, and a signal that does not take part gets
-// none. Called only when an event is emitted: 2n + 1 updates of copies.
-std::vector<SignalShare> conditional_shares(const MultivariateDetector& d,
-                                            const std::vector<double>& x,
-                                            const std::vector<std::string>& names) {
-  auto d2 = [&](const std::vector<double>& at) {
-    MultivariateDetector probe = d;
-    (void)probe.update(0, at);
-    return probe.last_distance2();
-  };
-  const double base = d2(x);
-  std::vector<SignalShare> out;
-  double total = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double h = 0.1 * std::max(1.0, std::abs(x[i]));
-    auto probe = x;
-    probe[i] = x[i] + h;
-    const double up = d2(probe);
-    probe[i] = x[i] - h;
-    const double down = d2(probe);
-    const double curvature = up + down - 2 * base;
-    double term = curvature > 0 ? (up - down) * (up - down) / (8 * curvature) : 0.0;
-    if (!std::isfinite(term) || term < 0) term = 0;
-    out.push_back({names[i], term});
-    total += term;
-  }
-  for (auto& s : out) s.share = total > 0 ? s.share / total : 0.0;
-  std::stable_sort(out.begin(), out.end(),
-                   [](const SignalShare& a, const SignalShare& b) { return a.share > b.share; });
-  return out;
-}
-
-// "temperature (52%), current (48%)": the signals whose shares cover 80 %, largest first.
-std::string explain(const std::vector<SignalShare>& shares) {
-  std::string s;
-  double sum = 0;
-  for (const auto& x : shares) {
-    if (sum >= 0.8 || x.share <= 0) break;
-    if (!s.empty()) s += ", ";
-    s += x.metric + " (" + std::to_string(static_cast<int>(std::lround(x.share * 100))) + "%)";
-    sum += x.share;
-  }
-  return s;
-}
-
 Timestamp window_start(Timestamp first, Timestamp window) {
   return first < kMinTimestamp + window ? kMinTimestamp : first - window;
 }
@@ -500,17 +450,16 @@ struct DetectionStage::Worker {
     AnomalyEvent ev;
     ev.multivariate = true;
     ev.device = m.device;
-    ev.signals = conditional_shares(m.detector, m.values, m.signals);
-    std::size_t top = 0;
-    for (std::size_t k = 0; k < m.signals.size(); ++k)
-      if (!ev.signals.empty() && m.signals[k] == ev.signals.front().metric) top = k;
+    const auto shares = m.detector.contributions();  // largest first
+    for (const auto& c : shares) ev.signals.push_back({m.signals[c.signal], c.share});
+    const std::size_t top = shares.front().signal;
     ev.metric = m.signals[top];
     ev.series = m.signal_series[top];
     ev.ts = at;
     ev.value = m.values[top];
     ev.score = score;
     ev.raw_score = score;
-    ev.driver = explain(ev.signals);
+    ev.driver = m.detector.explain(m.signals);
     ev.detector = m.choice.text;
     ev.version = m.choice.version;
     emit(std::move(ev), mode);

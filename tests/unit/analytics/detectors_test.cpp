@@ -461,5 +461,36 @@ TEST(Multivariate, NamesTheSignalsBehindAScore) {
   EXPECT_EQ(back->config().signals, 3.0);
 }
 
+// Two correlated signals, temperature = 2 · current + noise. A reading with the current one σ below
+// its mean and the temperature a little below its own mean is hot for its current: both signals
+// take part (each is far from what the other makes likely), no share is negative and they sum to
+// 1. The split rᵢ·(Σ⁻¹r)ᵢ gave the temperature a negative share and the current more than all.
+TEST(Multivariate, SharesAreConditionalAndNeverNegative) {
+  MultivariateDetector::Config c;
+  c.signals = 2;
+  auto d = MultivariateDetector::create(c);
+  ASSERT_TRUE(d.ok());
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> n(0.0, 1.0);
+  for (int i = 0; i < 3000; ++i) {
+    const double current = n(rng);
+    const double v[2] = {2 * current + 0.1 * n(rng), current};
+    (void)d->update(0, v);
+  }
+  const double odd[2] = {-0.2, -1.0};  // temperature, current
+  EXPECT_GE(d->update(0, odd), 0.9);
+  const auto shares = d->contributions();
+  ASSERT_EQ(shares.size(), 2u);
+  double sum = 0;
+  for (const auto& x : shares) {
+    EXPECT_GE(x.share, 0.3) << "signal " << x.signal;
+    sum += x.share;
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+  const std::string why = d->explain(std::vector<std::string>{"temperature", "current"});
+  EXPECT_NE(why.find("temperature"), std::string::npos) << why;
+  EXPECT_NE(why.find("current"), std::string::npos) << why;
+}
+
 }  // namespace
 }  // namespace strata::analytics
