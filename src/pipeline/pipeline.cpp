@@ -412,6 +412,22 @@ void Pipeline::process(Shard& shard, std::vector<Item>& items) {
     }
   }
 
+  // The stages behind the store (anomaly detection) are handed the group before its writers have
+  // their answers: a writer that sends its next batch once answered (Telegraf, an InfluxDB client)
+  // may see it taken by another shard, and its points must not overtake these.
+  StoredPointsObserver* after = points_observer_.load(std::memory_order_acquire);
+  if (after && !g.points.empty() && result_ok) {
+    if (refused_point.empty()) {
+      after->stored(g.points);
+    } else {
+      std::vector<Point> kept;
+      kept.reserve(g.points.size());
+      for (std::size_t p = 0; p < g.points.size(); ++p)
+        if (!refused_point[p]) kept.push_back(g.points[p]);
+      after->stored(kept);
+    }
+  }
+
   LiveObserver* observer = observer_.load(std::memory_order_acquire);
   std::vector<LiveReading> live;
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -455,20 +471,6 @@ void Pipeline::process(Shard& shard, std::vector<Item>& items) {
       }
     }
     if (items[i].done) items[i].done(o);
-  }
-
-  // After every writer has its answer: the stages behind the store (anomaly detection).
-  StoredPointsObserver* after = points_observer_.load(std::memory_order_acquire);
-  if (after && !g.points.empty() && result_ok) {
-    if (refused_point.empty()) {
-      after->stored(g.points);
-    } else {
-      std::vector<Point> kept;
-      kept.reserve(g.points.size());
-      for (std::size_t p = 0; p < g.points.size(); ++p)
-        if (!refused_point[p]) kept.push_back(g.points[p]);
-      after->stored(kept);
-    }
   }
 }
 

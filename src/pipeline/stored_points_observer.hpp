@@ -13,10 +13,11 @@ class StoredPointsObserver {
  public:
   virtual ~StoredPointsObserver() = default;
   // The points of one group commit that are durable in the store (refused ones left out), in the
-  // order they were appended; a series' points from one device's messages arrive in order. Called
-  // on a shard thread after every writer of the group has its completion, so the writers' answers
-  // never wait on it; it may block (a full queue behind it holds the shard: back-pressure to the
-  // senders), it must not fail.
+  // order they were appended; a series' points from one device's messages arrive in order, and so
+  // do those of a writer that sends a batch once the one before is answered (any shard may take
+  // it): this is called on the shard thread after the WAL step and before the group's writers
+  // have their completions. It may block (a full queue behind it holds the shard and delays the
+  // answers: back-pressure to the senders); it must not fail.
   virtual void stored(std::span<const Point> points) = 0;
 };
 
