@@ -33,6 +33,9 @@ std::string why(const AnomalyEvent& e) {
   if (e.driver == "baseline") return "baseline: far from its usual level";
   if (e.driver == "contextual") return "contextual: an unusual sequence of values";
   if (e.driver == "cusum") return "cusum: a sustained shift";
+  if (e.driver == "mean_shift") return "mean shift: the recent mean left its long-run level";
+  if (e.driver == "rank_context") return "rank contexts: an unusual order of recent values";
+  if (e.driver == "magnitude") return "magnitude: far larger than its usual deviations";
   if (!e.driver.empty()) return e.driver;
   const auto at = e.version.find('@');
   return at == std::string::npos ? e.version : e.version.substr(0, at);

@@ -9,14 +9,14 @@ namespace {
 
 TEST(DetectorChoice, VersionsNameEveryParameter) {
   auto a = choose_detector("ensemble");
-  auto b = choose_detector("ensemble:rest=0");  // the default, written out
+  auto b = choose_detector("ensemble:rest=30");  // the default, written out
   auto c = choose_detector("ensemble:rest=2");
   ASSERT_TRUE(a && b && c);
   EXPECT_EQ(a->version.size(), std::string("ensemble@").size() + 8);
   EXPECT_EQ(a->version.rfind("ensemble@", 0), 0u);
   EXPECT_TRUE(a->same_as(*b));
   EXPECT_FALSE(a->same_as(*c));
-  EXPECT_EQ(b->text, "ensemble:rest=0");
+  EXPECT_EQ(b->text, "ensemble:rest=30");
   auto unknown = choose_detector("ensembel");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("no detector named 'ensembel'"), std::string::npos);
