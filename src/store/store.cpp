@@ -35,6 +35,10 @@ struct Store::SeriesState {
   std::shared_ptr<const std::vector<Sample>> sealing;
   std::shared_ptr<const std::vector<ChunkRef>> chunks = no_chunks();
   Timestamp max_ts = kMinTimestamp;
+  // The chunk list compaction last found nothing to merge in (under write_mu_): skipped until
+  // the list is replaced. Weak: it keeps no chunk alive, and a live weak_ptr keeps its control
+  // block, so no other list can be mistaken for it.
+  std::weak_ptr<const std::vector<ChunkRef>> compaction_checked;
 };
 
 namespace {
@@ -68,6 +72,23 @@ void add_chunk(std::shared_ptr<const std::vector<ChunkRef>>& list, ChunkRef ref)
 
 // All samples of the given chunks, merged: on equal timestamps the higher precedence wins.
 Result<std::vector<Sample>> merge_chunks(std::vector<const ChunkRef*> chunks) {
+  // Chunks disjoint in time (the usual case) are simply decoded one after the other.
+  std::sort(chunks.begin(), chunks.end(), [](auto* a, auto* b) { return a->tmin < b->tmin; });
+  bool disjoint = true;
+  for (std::size_t i = 1; i < chunks.size() && disjoint; ++i)
+    disjoint = chunks[i]->tmin > chunks[i - 1]->tmax;
+  if (disjoint) {
+    std::vector<Sample> out;
+    std::size_t n = 0;
+    for (const ChunkRef* c : chunks) n += c->count;
+    out.reserve(n);
+    for (const ChunkRef* c : chunks) {
+      auto samples = decode_chunk(c->bytes);
+      if (!samples) return samples.error();
+      out.insert(out.end(), samples->begin(), samples->end());
+    }
+    return out;
+  }
   std::sort(chunks.begin(), chunks.end(),
             [](auto* a, auto* b) { return a->precedence < b->precedence; });
   std::map<Timestamp, double> merged;
@@ -611,14 +632,11 @@ void Store::encode_chunks(SeriesId series, std::span<const Sample> samples,
 }
 
 Result<std::map<SeriesId, std::vector<ChunkRef>>> Store::write_chunks(
-    std::vector<ChunkToWrite>& writes, Manifest& next) const {
+    std::uint32_t file, std::vector<ChunkToWrite>& writes) const {
   const auto chunk_dir = dir_ / "chunks";
-  const std::uint32_t file = next.next_file;
   if (auto s = write_chunk_file(chunk_dir, file, writes); !s) return s.error();
   auto mapped = MappedFile::open(chunk_file_path(chunk_dir, file));
   if (!mapped) return mapped.error();
-  next.files[file];
-  next.next_file = file + 1;
   std::map<SeriesId, std::vector<ChunkRef>> refs;
   for (std::uint32_t i = 0; i < writes.size(); ++i) {
     const auto& w = writes[i];
@@ -630,6 +648,9 @@ Result<std::map<SeriesId, std::vector<ChunkRef>>> Store::write_chunks(
 }
 
 Status Store::checkpoint_locked() {
+  // What compaction merged out of chunk files first, into its own file: those chunks live long,
+  // while the checkpoint's short ones are soon merged away (a file with no live chunk is removed).
+  if (auto s = write_compaction_locked(); !s) return s;
   if (auto s = registry_->sync(); !s) return s;
   auto first_kept = wal_->rotate();
   if (!first_kept) return first_kept.error();
@@ -662,8 +683,9 @@ Status Store::checkpoint_locked() {
   }
   if (!writes.empty()) {
     Manifest next = manifest_;
-    auto added = write_chunks(writes, next);
+    auto added = write_chunks(next.next_file, writes);
     if (!added) return added.error();
+    next.files[next.next_file++];
     if (auto s = next.write(dir_ / "MANIFEST"); !s) return s;
     manifest_ = std::move(next);
     // Swap every series to the file-backed chunks and empty the heads.
@@ -689,9 +711,33 @@ Status Store::checkpoint_locked() {
   return wal_->drop_before(*first_kept);
 }
 
+void Store::retire_chunks(Manifest& next,
+                          const std::vector<std::pair<std::uint32_t, std::uint32_t>>& chunks,
+                          std::vector<std::uint32_t>& gone) const {
+  std::set<std::uint32_t> touched;
+  for (auto [file, index] : chunks) {
+    next.files[file].insert(index);
+    touched.insert(file);
+  }
+  // Files whose every chunk is deleted go away entirely.
+  for (std::uint32_t f : touched) {
+    auto idx = read_chunk_index(dir_ / "chunks", f);
+    if (idx && next.files[f].size() >= idx->size()) {
+      next.files.erase(f);
+      gone.push_back(f);
+    }
+  }
+}
+
+void Store::remove_chunk_files(const std::vector<std::uint32_t>& gone) const {
+  for (auto f : gone) {
+    std::error_code ec;
+    std::filesystem::remove(chunk_file_path(dir_ / "chunks", f), ec);
+    std::filesystem::remove(chunk_index_path(dir_ / "chunks", f), ec);
+  }
+}
+
 Status Store::replace_chunks(std::vector<Replacement>& reps) {
-  const auto chunk_dir = dir_ / "chunks";
-  const std::uint32_t file = manifest_.next_file;
   std::vector<ChunkToWrite> writes;
   EncodedChunks encoded;
   for (const auto& rep : reps) {
@@ -703,27 +749,19 @@ Status Store::replace_chunks(std::vector<Replacement>& reps) {
   Manifest next = manifest_;
   std::map<SeriesId, std::vector<ChunkRef>> added;
   if (!writes.empty()) {
-    auto refs = write_chunks(writes, next);
+    auto refs = write_chunks(next.next_file, writes);
     if (!refs) return refs.error();
     added = std::move(*refs);
+    next.files[next.next_file++];
   }
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> dead;
   for (const auto& rep : reps)
-    for (const ChunkRef* c : rep.old) next.files[c->file].insert(c->index);
-  // Files whose every chunk is deleted go away entirely.
+    for (const ChunkRef* c : rep.old) dead.emplace_back(c->file, c->index);
   std::vector<std::uint32_t> gone;
-  for (auto& [f, dead] : next.files) {
-    if (f == file && !writes.empty()) continue;
-    auto idx = read_chunk_index(chunk_dir, f);
-    if (idx && dead.size() >= idx->size()) gone.push_back(f);
-  }
-  for (auto f : gone) next.files.erase(f);
+  retire_chunks(next, dead, gone);
   if (auto s = next.write(dir_ / "MANIFEST"); !s) return s;
   manifest_ = std::move(next);
-  for (auto f : gone) {
-    std::error_code ec;
-    std::filesystem::remove(chunk_file_path(chunk_dir, f), ec);
-    std::filesystem::remove(chunk_index_path(chunk_dir, f), ec);
-  }
+  remove_chunk_files(gone);
   for (const auto& rep : reps) {
     auto& s = state(rep.series);
     std::lock_guard lk(s.mu);
@@ -850,6 +888,289 @@ Status Store::compact() {
   }
   if (reps.empty()) return {};
   return replace_chunks(reps);
+}
+
+// Incremental compaction.
+//
+// Precedence: a chunk's precedence (which write wins on equal timestamps) comes from its file
+// number and index, so a merged chunk, written later into a newer file (or pending in memory,
+// ahead of older pending chunks), ranks above chunks that hold newer writes. compact() and
+// delete_range() rewrite every chunk that overlaps another, resolving them first; a step instead
+// merges only a run that overlaps nothing else of its series — no other chunk, file-backed or
+// pending, nor the head or the points being sealed — checked when it is picked and again, under
+// the writer's lock, before it is put in place. Whatever is written later (a late point in the
+// run's range) ranks above it, and nothing written before overlaps it, so the merged chunk's
+// precedence is never consulted. Chunks of one run may overlap each other: they are merged by
+// their own precedences.
+//
+// Write amplification: a run is merged once it holds a full chunk's worth of points (the first
+// chunks up to that, then more within the step's budget) or once a full chunk follows it (it can
+// no longer grow); the last merged chunk keeps the rest and may be merged again once, with the
+// short chunks that follow it. So no point is rewritten more than twice, and a series whose short
+// chunks add up to less than a chunk waits.
+//
+// Crash safety: pending chunks merge in memory (the WAL still holds their points until the next
+// checkpoint writes the merged chunks). Chunks merged out of files wait in memory, readers seeing
+// them at once, until write_compaction_locked() writes them to a file of their own, fsynced, and
+// then a MANIFEST that lists it and marks the old chunks dead (atomic rename: the commit point).
+// A crash before leaves the old chunks live and the new file unlisted; open ignores files the
+// MANIFEST does not list, and the next file written takes the unlisted number again (O_TRUNC).
+
+Result<CompactionStep> Store::compact_step(std::size_t max_points) {
+  if (max_points == 0)
+    return Error::of(errc::invalid_argument, "a compaction step needs max_points above 0");
+  std::lock_guard cl(compaction_mu_);
+  CompactionStep step;
+  std::unique_lock wl(write_mu_);
+  auto runs = pick_compaction_runs(max_points, step.caught_up);
+  if (runs.empty()) {
+    if (step.caught_up && !compaction_out_.empty()) {
+      // Written, the last chunks merged out of files may start runs with the short chunks
+      // after them: another round looks.
+      if (auto s = write_compaction_locked(); !s) return s.error();
+      step.caught_up = false;
+    }
+    return step;
+  }
+  wl.unlock();
+  for (CompactionRun& run : runs) {
+    if (auto s = encode_compaction_run(run); !s) {
+      wl.lock();
+      auto& st = state(run.series);
+      st.compaction_checked = run.list;  // not again until the list changes
+      return Error::of(s.error().code, "compaction of series " + std::to_string(run.series) + ": " +
+                                           s.error().message);
+    }
+  }
+  if (options_.before_compaction_install) options_.before_compaction_install();
+  wl.lock();
+  for (CompactionRun& run : runs) {
+    if (!install_compaction_run(run)) {
+      ++step.runs_dropped;
+      continue;
+    }
+    ++step.runs;
+    step.chunks_merged += run.end - run.first;
+    step.chunks_written += run.encoded.size();
+    step.points += run.points;
+  }
+  constexpr std::uint64_t kCompactionFileBytes = 8u << 20;
+  if (compaction_out_bytes_ >= kCompactionFileBytes) {
+    if (auto s = write_compaction_locked(); !s) return s.error();
+  }
+  return step;
+}
+
+std::vector<Store::CompactionRun> Store::pick_compaction_runs(std::size_t max_points,
+                                                              bool& caught_up) {
+  std::size_t n_states;
+  {
+    std::lock_guard lk(states_mu_);
+    n_states = states_.size();
+  }
+  std::vector<CompactionRun> runs;
+  caught_up = n_states == 0;
+  if (n_states == 0) return runs;
+  // Series looked at a step, at most: bounds the time under the lock when little has changed.
+  constexpr std::size_t kScanSeries = 4096;
+  std::size_t points = 0;
+  for (std::size_t scanned = 0; scanned < std::min(n_states, kScanSeries) && points < max_points;
+       ++scanned) {
+    if (compaction_next_ >= n_states) compaction_next_ = 0;
+    const SeriesId id = compaction_next_++;
+    auto run = find_compaction_run(id, max_points - points);
+    if (!run) {
+      if (++compaction_quiet_ >= n_states) {
+        caught_up = true;
+        compaction_quiet_ = 0;
+        break;
+      }
+      continue;
+    }
+    compaction_quiet_ = 0;
+    for (std::size_t i = run->first; i < run->end; ++i) points += (*run->list)[i].count;
+    runs.push_back(std::move(*run));
+  }
+  return runs;
+}
+
+std::optional<Store::CompactionRun> Store::find_compaction_run(SeriesId id, std::size_t budget) {
+  SeriesState& s = state(id);
+  std::lock_guard lk(s.mu);
+  const auto list = s.chunks;
+  if (!s.compaction_checked.owner_before(list) && !list.owner_before(s.compaction_checked))
+    return std::nullopt;  // unchanged since it had nothing to merge
+  const auto& c = *list;
+  const std::size_t n = c.size();
+  const std::size_t full = options_.chunk_max_points;
+  const std::size_t small = full / 2;
+  // 0: not part of any run (long, or merged out of files and waiting for its file);
+  // 1: short and pending; 2: short and in a chunk file.
+  auto kind = [&](const ChunkRef& x) {
+    if (x.count >= small) return 0;
+    if (x.file == 0) return 1;
+    return x.file == compaction_file_ ? 0 : 2;
+  };
+  auto overlaps = [](Timestamp lo, Timestamp hi, Timestamp a, Timestamp b) {
+    return a <= hi && b >= lo;
+  };
+  bool waits = false;  // a run overlaps the head or the points being sealed: look again later
+  for (std::size_t i = 0; i < n;) {
+    const int k = kind(c[i]);
+    if (k == 0) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    std::uint64_t total = c[i].count;
+    for (; j < n && kind(c[j]) == k; ++j) total += c[j].count;
+    const bool closed = j < n && c[j].count >= small;
+    if (j - i >= 2 && (total >= full || closed)) {
+      // Up to a full chunk's worth, then more while the budget lasts, but not so far that the
+      // last merged chunk ends long and not full (it would never be merged again).
+      std::size_t end = i;
+      std::uint64_t taken = 0;
+      while (end < j && (taken < full || taken + c[end].count <= budget)) taken += c[end++].count;
+      while (taken > full && taken % full >= small) taken -= c[--end].count;
+      Timestamp lo = c[i].tmin, hi = c[i].tmax;
+      for (std::size_t x = i; x < end; ++x) {
+        lo = std::min(lo, c[x].tmin);
+        hi = std::max(hi, c[x].tmax);
+      }
+      bool alone = true;
+      for (std::size_t x = 0; x < n && alone; ++x)
+        if ((x < i || x >= end) && overlaps(lo, hi, c[x].tmin, c[x].tmax)) alone = false;
+      if (alone) {
+        const bool head = !s.head.empty() && overlaps(lo, hi, s.head.front().ts, s.head.back().ts);
+        const bool sealing = s.sealing && !s.sealing->empty() &&
+                             overlaps(lo, hi, s.sealing->front().ts, s.sealing->back().ts);
+        if (!head && !sealing) return CompactionRun{id, list, i, end, k == 2, 0, {}};
+        waits = true;
+      }
+    }
+    i = j;
+  }
+  if (!waits) s.compaction_checked = list;
+  return std::nullopt;
+}
+
+Status Store::encode_compaction_run(CompactionRun& run) const {
+  std::vector<const ChunkRef*> chunks;
+  for (std::size_t i = run.first; i < run.end; ++i) chunks.push_back(&(*run.list)[i]);
+  auto merged = merge_chunks(std::move(chunks));
+  if (!merged) return merged.error();
+  run.points = merged->size();
+  for (std::size_t at = 0; at < merged->size(); at += options_.chunk_max_points) {
+    const std::span<const Sample> part(merged->data() + at,
+                                       std::min(options_.chunk_max_points, merged->size() - at));
+    run.encoded.push_back(
+        CompactedChunk{ChunkMeta{run.series, part.front().ts, part.back().ts,
+                                 static_cast<std::uint32_t>(part.size()), 0, 0},
+                       std::make_shared<const std::vector<std::uint8_t>>(encode_chunk(part))});
+  }
+  return {};
+}
+
+bool Store::install_compaction_run(CompactionRun& run) {
+  SeriesState& s = state(run.series);
+  std::lock_guard lk(s.mu);
+  const auto& now = *s.chunks;
+  const auto& old = *run.list;
+  Timestamp lo = old[run.first].tmin, hi = old[run.first].tmax;
+  for (std::size_t i = run.first; i < run.end; ++i) {
+    lo = std::min(lo, old[i].tmin);
+    hi = std::max(hi, old[i].tmax);
+  }
+  // A chunk is its file and index, or, pending, its bytes.
+  auto identity = [](const ChunkRef& c) {
+    return std::pair<std::uint32_t, std::uintptr_t>(
+        c.file, c.file == 0 ? reinterpret_cast<std::uintptr_t>(c.bytes.data()) : c.index);
+  };
+  std::vector<std::pair<std::uint32_t, std::uintptr_t>> ids;
+  for (std::size_t i = run.first; i < run.end; ++i) ids.push_back(identity(old[i]));
+  std::sort(ids.begin(), ids.end());
+  // Every chunk of the run still there, and nothing else overlapping it.
+  std::vector<bool> replaced(now.size(), false);
+  std::size_t found = 0;
+  for (std::size_t x = 0; x < now.size(); ++x) {
+    if (std::binary_search(ids.begin(), ids.end(), identity(now[x]))) {
+      replaced[x] = true;
+      ++found;
+    } else if (now[x].tmin <= hi && now[x].tmax >= lo) {
+      return false;
+    }
+  }
+  if (found != run.end - run.first) return false;
+  if (!s.head.empty() && s.head.front().ts <= hi && s.head.back().ts >= lo) return false;
+  if (s.sealing && !s.sealing->empty() && s.sealing->front().ts <= hi && s.sealing->back().ts >= lo)
+    return false;
+
+  auto list = std::make_shared<std::vector<ChunkRef>>();
+  list->reserve(now.size() - found + run.encoded.size());
+  for (std::size_t x = 0; x < now.size(); ++x)
+    if (!replaced[x]) list->push_back(now[x]);
+  if (run.in_files) {
+    // Into the compaction file, written later; its number is taken now, so every file written
+    // meanwhile (checkpoints) gets a higher one.
+    if (compaction_file_ == 0) compaction_file_ = manifest_.next_file++;
+    for (auto& e : run.encoded) {
+      const auto index = static_cast<std::uint32_t>(compaction_out_.size());
+      list->push_back(ChunkRef{e.meta.tmin, e.meta.tmax, e.meta.count,
+                               precedence_of(compaction_file_, index), compaction_file_, index,
+                               e.bytes, std::span<const std::uint8_t>(*e.bytes)});
+      compaction_out_bytes_ += e.bytes->size();
+      compaction_out_.push_back(e);
+    }
+    for (std::size_t i = run.first; i < run.end; ++i)
+      compaction_retired_.emplace_back(old[i].file, old[i].index);
+  } else {
+    // Pending, like sealed chunks: the next checkpoint writes them.
+    for (auto& e : run.encoded)
+      list->push_back(ChunkRef{
+          e.meta.tmin, e.meta.tmax, e.meta.count,
+          precedence_of(manifest_.next_file, static_cast<std::uint32_t>(pending_counter_++)), 0, 0,
+          e.bytes, std::span<const std::uint8_t>(*e.bytes)});
+  }
+  std::stable_sort(list->begin(), list->end(),
+                   [](const ChunkRef& a, const ChunkRef& b) { return a.tmin < b.tmin; });
+  s.chunks = std::move(list);
+  return true;
+}
+
+Status Store::write_compaction_locked() {
+  if (compaction_out_.empty()) return {};
+  const std::uint32_t file = compaction_file_;
+  std::vector<ChunkToWrite> writes;
+  writes.reserve(compaction_out_.size());
+  for (const auto& c : compaction_out_)
+    writes.push_back(ChunkToWrite{c.meta, std::span<const std::uint8_t>(*c.bytes)});
+  auto added = write_chunks(file, writes);
+  if (!added) return added.error();
+  Manifest next = manifest_;
+  next.files[file];
+  next.next_file = std::max(next.next_file, file + 1);
+  std::vector<std::uint32_t> gone;
+  retire_chunks(next, compaction_retired_, gone);
+  if (auto s = next.write(dir_ / "MANIFEST"); !s) return s;
+  manifest_ = std::move(next);
+  remove_chunk_files(gone);
+  // The series read the chunks from the file from now on (the memory goes with the last reader).
+  for (auto& [id, refs] : *added) {
+    auto& s = state(id);
+    std::lock_guard lk(s.mu);
+    auto list = std::make_shared<std::vector<ChunkRef>>(*s.chunks);
+    for (auto& c : *list) {
+      if (c.file != file) continue;
+      for (const auto& r : refs)
+        if (r.index == c.index) c = r;
+    }
+    s.chunks = std::move(list);
+  }
+  compaction_out_.clear();
+  compaction_out_bytes_ = 0;
+  compaction_retired_.clear();
+  compaction_file_ = 0;
+  return {};
 }
 
 SeriesSnapshot Store::snapshot(SeriesId series) const {

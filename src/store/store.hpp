@@ -9,6 +9,7 @@
 // refused with a reason, never dropped silently; on equal timestamps the last write wins.
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,10 @@ struct StoreOptions {
   bool sweep_in_append = true;
   std::vector<RetentionRule> retention;
   const Clock* clock = nullptr;  // defaults to the system clock
+  // Called by compact_step() between encoding its runs (without the writer's lock) and putting
+  // them in place: tests change the store there (a delete, a checkpoint) to see the step drop
+  // work that no longer applies. Empty in production.
+  std::function<void()> before_compaction_install;
 };
 
 // A sealed chunk as readers see it: immutable bytes kept alive by `owner`.
@@ -95,6 +100,20 @@ struct LostRange {
   std::string reason;
 };
 
+// What one compaction step did (Store::compact_step); the server adds these up in /metrics.
+struct CompactionStep {
+  std::uint64_t runs = 0;            // runs of short chunks merged
+  std::uint64_t chunks_merged = 0;   // the short chunks they replaced
+  std::uint64_t chunks_written = 0;  // the chunks that replace them
+  std::uint64_t points = 0;          // points decoded and encoded anew
+  // Runs whose chunks changed between the step's two locked phases (a delete, retention, a
+  // compact(), a checkpoint of pending chunks, a late write overlapping them): work dropped.
+  std::uint64_t runs_dropped = 0;
+  // Every series was looked at and none had a run to merge; what the steps merged out of chunk
+  // files is written (its own file, the MANIFEST). Call again later rather than at once.
+  bool caught_up = false;
+};
+
 struct StoreStats {
   std::size_t series = 0;
   std::uint64_t points = 0;  // sealed and in heads
@@ -133,8 +152,17 @@ class Store {
   // sealed, checksummed, fsynced chunk files.
   Status checkpoint();
   // Merges small and overlapping chunks of each series into full ones and rewrites files that
-  // are mostly deleted chunks.
+  // are mostly deleted chunks. Holds the writer's lock throughout (a batch import calls it).
   Status compact();
+  // An incremental compaction a running server can afford: merges runs of consecutive short
+  // chunks (fewer than chunk_max_points / 2 points) of a series into chunks of chunk_max_points,
+  // decoding and encoding about max_points points (at least one full chunk's worth) outside the
+  // writer's lock. A run is either pending chunks (sealed in memory; the merged ones stay in
+  // memory until the next checkpoint) or chunks in files (the merged ones are written to a
+  // compaction file of their own, with the MANIFEST retiring the old, when a few MiB gathered,
+  // when the steps caught up, or at the next checkpoint, whichever comes first). Series are taken
+  // round-robin. An error when max_points is 0 or a chunk does not decode.
+  Result<CompactionStep> compact_step(std::size_t max_points);
   // Deletes the points of `series` in [from, to]; returns how many.
   Result<std::uint64_t> delete_range(SeriesId series, Timestamp from, Timestamp to);
   // Applies the retention rules at the clock's now; returns the points deleted.
@@ -183,15 +211,48 @@ class Store {
     std::vector<const ChunkRef*> copy;
   };
   Status replace_chunks(std::vector<Replacement>& reps);
-  // What checkpoints and replacements share: encoding samples into chunks of at most
-  // chunk_max_points (the bytes kept alive in `keep`), and writing a new chunk file, registered
-  // in `next` (the caller writes the MANIFEST), with the refs to its chunks by series.
+  // What checkpoints, replacements and compaction share: encoding samples into chunks of at
+  // most chunk_max_points (the bytes kept alive in `keep`), and writing chunk file `file`, with
+  // the refs to its chunks by series (the caller registers it and writes the MANIFEST).
   using EncodedChunks = std::vector<std::unique_ptr<std::vector<std::uint8_t>>>;
   void encode_chunks(SeriesId series, std::span<const Sample> samples,
                      std::vector<ChunkToWrite>& writes, EncodedChunks& keep) const;
-  Result<std::map<SeriesId, std::vector<ChunkRef>>> write_chunks(std::vector<ChunkToWrite>& writes,
-                                                                 Manifest& next) const;
+  Result<std::map<SeriesId, std::vector<ChunkRef>>> write_chunks(
+      std::uint32_t file, std::vector<ChunkToWrite>& writes) const;
   Result<std::uint64_t> delete_range_locked(SeriesId series, Timestamp from, Timestamp to);
+
+  // Incremental compaction (compact_step), in three phases: runs are picked (under write_mu_,
+  // the chunk list pinned), merged and encoded (no lock), then put in place (under write_mu_)
+  // if their chunks are all still in the series' list and nothing else overlaps them.
+  // A chunk compaction encoded: its series, time range and count (no offset yet), and bytes.
+  struct CompactedChunk {
+    ChunkMeta meta;
+    std::shared_ptr<const std::vector<std::uint8_t>> bytes;
+  };
+  struct CompactionRun {
+    SeriesId series = 0;
+    std::shared_ptr<const std::vector<ChunkRef>> list;  // pinned: keeps the run's bytes alive
+    std::size_t first = 0, end = 0;                     // the run: (*list)[first, end)
+    bool in_files = false;                              // else pending chunks, in memory
+    std::uint64_t points = 0;                           // after merging
+    std::vector<CompactedChunk> encoded;
+  };
+  // Picks runs of about max_points points in all, from the round-robin cursor on; sets
+  // caught_up when every series was looked at without finding one. REQUIRES: write_mu_ held.
+  std::vector<CompactionRun> pick_compaction_runs(std::size_t max_points, bool& caught_up);
+  // The next run of a series worth merging, if any. REQUIRES: write_mu_ held.
+  std::optional<CompactionRun> find_compaction_run(SeriesId id, std::size_t budget);
+  Status encode_compaction_run(CompactionRun& run) const;
+  bool install_compaction_run(CompactionRun& run);  // false: dropped; REQUIRES: write_mu_ held
+  // Writes what compaction merged out of chunk files into its own file (compaction_file_) and a
+  // MANIFEST retiring the old chunks. REQUIRES: write_mu_ held.
+  Status write_compaction_locked();
+  // Marks chunks dead in `next`; files whose every chunk is then dead leave it (into `gone`,
+  // for remove_chunk_files once the MANIFEST is written).
+  void retire_chunks(Manifest& next,
+                     const std::vector<std::pair<std::uint32_t, std::uint32_t>>& chunks,
+                     std::vector<std::uint32_t>& gone) const;
+  void remove_chunk_files(const std::vector<std::uint32_t>& gone) const;
 
   std::filesystem::path dir_;
   StoreOptions options_;
@@ -215,6 +276,17 @@ class Store {
   std::optional<SeriesId> sweep_next_;
   std::vector<Sealing> taken_;              // taken, not yet encoded (the next sweep_heads() does)
   std::vector<std::uint32_t> group_count_;  // append(points) scratch, all zero between calls
+
+  std::mutex compaction_mu_;  // one compaction step at a time; taken before write_mu_
+  // Under write_mu_: the round-robin cursor, series looked at since the last run found; what
+  // compaction merged out of chunk files and that waits for its file: the file number reserved
+  // for it (0: none), its chunks (in index order) and bytes, and the chunks they retire.
+  SeriesId compaction_next_ = 0;
+  std::size_t compaction_quiet_ = 0;
+  std::uint32_t compaction_file_ = 0;
+  std::vector<CompactedChunk> compaction_out_;
+  std::uint64_t compaction_out_bytes_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> compaction_retired_;  // (file, index)
 };
 
 }  // namespace strata::store

@@ -1,6 +1,7 @@
 // Acknowledged means durable: a child process appends and reports each acknowledged batch
-// through a pipe; the parent SIGKILLs it mid-stream (checkpoints included), reopens the store and
-// checks that every acknowledged point is back, bit for bit.
+// through a pipe; the parent SIGKILLs it mid-stream (checkpoints included, and compaction steps
+// merging short chunks in a thread of their own), reopens the store and checks that every
+// acknowledged point is back, bit for bit.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "store/query.hpp"
 #include "store/store.hpp"
@@ -34,21 +36,37 @@ std::vector<Sample> batch_samples(int series, std::uint32_t batch) {
   return out;
 }
 
-StoreOptions options(FsyncPolicy policy) {
+StoreOptions options(FsyncPolicy policy, bool compaction) {
   StoreOptions o;
   o.fsync = policy;
   o.fsync_interval_us = 100'000;
   o.chunk_max_points = 256;
   o.checkpoint_wal_bytes = 64 << 10;  // checkpoints happen all the time, so kills hit them too
+  // With compaction: the sweep seals every batch's points (50 a series), chunks of 256 come only
+  // from compaction.
+  if (compaction) o.head_points_budget = 400;
   return o;
 }
 
 // Appends batches from `first` on (earlier ones are durable; rewriting a partly written batch is
-// idempotent) and writes each acknowledged batch number to ack_fd.
-[[noreturn]] void writer(const std::filesystem::path& dir, FsyncPolicy policy, int ack_fd,
-                         std::uint32_t first) {
-  auto st = Store::open(dir, options(policy));
+// idempotent) and writes each acknowledged batch number to ack_fd; with `compaction`, a thread
+// runs compaction steps all the while.
+[[noreturn]] void writer(const std::filesystem::path& dir, FsyncPolicy policy, bool compaction,
+                         int ack_fd, std::uint32_t first) {
+  auto st = Store::open(dir, options(policy, compaction));
   if (!st) _exit(3);
+  if (compaction) {
+    std::thread([store = st->get()] {
+      for (;;) {
+        auto step = store->compact_step(2048);
+        if (!step) {
+          std::fprintf(stderr, "compaction: %s\n", step.error().message.c_str());
+          _exit(6);
+        }
+        if (step->caught_up) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }).detach();
+  }
   std::vector<SeriesId> ids;
   for (int s = 0; s < kSeries; ++s)
     ids.push_back(*(*st)->resolve(SeriesKey{"dev" + std::to_string(s), "temp", {}}));
@@ -85,9 +103,8 @@ StoreOptions options(FsyncPolicy policy) {
   }
 }
 
-class CrashRecovery : public ::testing::TestWithParam<FsyncPolicy> {};
-
-TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
+// Kills the writer four times at random points and checks every acknowledged point after each.
+void crash_rounds(FsyncPolicy policy, bool compaction) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("strata-crash-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -100,7 +117,7 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
-      writer(dir, GetParam(), fds[1], acked_total);
+      writer(dir, policy, compaction, fds[1], acked_total);
     }
     ::close(fds[1]);
     // Let it acknowledge a random number of batches (it resumes after the previous rounds' acks).
@@ -112,7 +129,7 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
       ::waitpid(pid, &status, 0);
       FAIL() << "the writer stopped early, exit code "
              << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
-             << " (3 open failed, 4 an append failed, 5 the pipe broke)";
+             << " (3 open failed, 4 an append failed, 5 the pipe broke, 6 compaction failed)";
     }
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     while (::read(fds[0], &last, sizeof last) == sizeof last) ++seen;  // acks sent before it died
@@ -122,7 +139,7 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
     ASSERT_TRUE(WIFSIGNALED(status));
     acked_total = last + 1;  // batches 0..last of every series were acknowledged
 
-    auto st = Store::open(dir, options(GetParam()));
+    auto st = Store::open(dir, options(policy, compaction));
     ASSERT_TRUE(st) << st.error().message;
     EXPECT_TRUE((*st)->lost().empty());
     for (int s = 0; s < kSeries; ++s) {
@@ -145,7 +162,23 @@ TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) {
     }
   }
   EXPECT_GT(acked_total, 0u);
+  if (compaction) {
+    auto st = Store::open(dir, options(policy, compaction));
+    ASSERT_TRUE(st) << st.error().message;
+    std::uint64_t full = 0;
+    for (SeriesId id = 0; id < kSeries; ++id)
+      for (const auto& c : *(*st)->snapshot(id).chunks) full += c.count == 256 ? 1 : 0;
+    EXPECT_GT(full, 0u) << "compaction merged short chunks into full ones";
+  }
   std::filesystem::remove_all(dir);
+}
+
+class CrashRecovery : public ::testing::TestWithParam<FsyncPolicy> {};
+
+TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkill) { crash_rounds(GetParam(), false); }
+
+TEST_P(CrashRecovery, EveryAcknowledgedPointSurvivesSigkillDuringCompaction) {
+  crash_rounds(GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, CrashRecovery,

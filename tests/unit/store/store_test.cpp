@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <latch>
 #include <map>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -875,6 +877,413 @@ TEST(Store, SealingOutsideTheWriterLockLosesNothing) {
   for (std::size_t i = 0; i < expected.size(); ++i)
     EXPECT_TRUE(same_samples(read_all(*store, static_cast<SeriesId>(i)), to_samples(expected[i])))
         << "series " << i << " after a reopen";
+}
+
+// Incremental compaction (compact_step).
+
+// Runs compaction steps until one reports it caught up; returns what they did, summed.
+CompactionStep compact_until_caught_up(Store& store, std::size_t max_points) {
+  CompactionStep sum;
+  for (int i = 0; i < 100'000; ++i) {
+    auto step = store.compact_step(max_points);
+    EXPECT_TRUE(step.ok()) << (step.ok() ? "" : step.error().message);
+    if (!step) break;
+    sum.runs += step->runs;
+    sum.chunks_merged += step->chunks_merged;
+    sum.chunks_written += step->chunks_written;
+    sum.points += step->points;
+    sum.runs_dropped += step->runs_dropped;
+    if (step->caught_up) {
+      sum.caught_up = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(sum.caught_up) << "compaction never caught up";
+  return sum;
+}
+
+std::vector<std::uint32_t> chunk_counts(const Store& store, SeriesId id) {
+  std::vector<std::uint32_t> out;
+  for (const auto& c : *store.snapshot(id).chunks) out.push_back(c.count);
+  return out;
+}
+
+// Many series, a small head budget: the sweep seals chunks of 16 points (chunks hold 64 here).
+// Appends `rounds` rounds of 8 points to each series (a sweep every second round).
+void write_short_chunks(Store& store, std::vector<std::map<Timestamp, double>>& ref, int rounds,
+                        int first_round = 0, int checkpoint_every = 0) {
+  const auto n = static_cast<SeriesId>(ref.size());
+  for (int round = first_round; round < first_round + rounds; ++round) {
+    std::vector<Point> batch;
+    for (SeriesId id = 0; id < n; ++id)
+      for (int k = 0; k < 8; ++k) {
+        const Timestamp ts = kT0 + (round * 8 + k) * kS;
+        const double v = std::round((20.0 + std::sin(round * 8.0 + k + id) * 5) * 100) / 100;
+        batch.push_back(Point{id, ts, v});
+        ref[id][ts] = v;
+      }
+    must_append(store, batch);
+    if (checkpoint_every > 0 && round % checkpoint_every == checkpoint_every - 1) {
+      ASSERT_TRUE(store.checkpoint().ok());
+    }
+  }
+}
+
+StoreOptions short_chunk_options() {
+  auto options = test_options(64);
+  options.head_points_budget = 200;  // 20 series × 8 points: a sweep every second round
+  return options;
+}
+
+TEST(Store, CompactionStepsMergeShortChunksOfFiles) {
+  ScratchDir dir;
+  const auto options = short_chunk_options();
+  std::vector<std::map<Timestamp, double>> ref(20);
+  {
+    auto store = open_store(dir.path(), options);
+    for (int i = 0; i < 20; ++i) must_resolve(*store, series_key("d" + std::to_string(i), "m"));
+    write_short_chunks(*store, ref, 40, 0, 10);
+    EXPECT_EQ(store->stats().chunks, 20u * 20u) << "320 points a series in chunks of 16";
+    EXPECT_EQ(store->stats().head_points, 0u);
+    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 4u);
+    const auto bytes_before = store->stats().data_bytes;
+
+    // Steps of one chunk's worth: each merges four chunks of 16 into one of 64.
+    auto first = store->compact_step(64);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_EQ(first->runs, 1u);
+    EXPECT_EQ(first->chunks_merged, 4u);
+    EXPECT_EQ(first->chunks_written, 1u);
+    EXPECT_EQ(first->points, 64u);
+    EXPECT_FALSE(first->caught_up);
+    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 4u)
+        << "merged chunks wait in memory for a file of their own";
+    for (SeriesId id = 0; id < 20; ++id)
+      EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+
+    const auto rest = compact_until_caught_up(*store, 64);
+    EXPECT_EQ(first->runs + rest.runs, 20u * 5u);
+    EXPECT_EQ(first->chunks_merged + rest.chunks_merged, 20u * 20u);
+    EXPECT_EQ(first->points + rest.points, 20u * 320u) << "every point rewritten once";
+    EXPECT_EQ(rest.runs_dropped, 0u);
+    const auto st = store->stats();
+    EXPECT_EQ(st.chunks, 20u * 5u);
+    EXPECT_EQ(st.points, 20u * 320u);
+    EXPECT_LT(st.data_bytes, bytes_before) << "full chunks compress better";
+    for (SeriesId id = 0; id < 20; ++id) {
+      EXPECT_EQ(chunk_counts(*store, id), std::vector<std::uint32_t>(5, 64)) << "series " << id;
+      EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+    }
+    EXPECT_EQ(files_with_extension(dir.path() / "chunks", ".chunks").size(), 1u)
+        << "caught up: the merged chunks in one file, the checkpoints' files (all dead) removed";
+    // Nothing left: a step finds nothing, and changes nothing.
+    auto again = store->compact_step(64);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->runs, 0u);
+    EXPECT_TRUE(again->caught_up);
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  EXPECT_EQ(store->stats().chunks, 20u * 5u);
+  for (SeriesId id = 0; id < 20; ++id)
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+}
+
+TEST(Store, CompactionStepsMergePendingChunksInMemory) {
+  ScratchDir dir;
+  const auto options = short_chunk_options();
+  std::vector<std::map<Timestamp, double>> ref(20);
+  {
+    auto store = open_store(dir.path(), options);
+    for (int i = 0; i < 20; ++i) must_resolve(*store, series_key("d" + std::to_string(i), "m"));
+    write_short_chunks(*store, ref, 40);
+    EXPECT_EQ(store->stats().chunks, 20u * 20u);
+    // Larger steps: several runs a step, each up to a full chunk's worth and within the budget.
+    const auto sum = compact_until_caught_up(*store, 1000);
+    EXPECT_GE(sum.points, 20u * 320u);
+    EXPECT_LE(sum.points, 2u * 20u * 320u) << "no point rewritten more than twice";
+    EXPECT_EQ(store->stats().chunks, 20u * 5u);
+    for (SeriesId id = 0; id < 20; ++id) {
+      EXPECT_EQ(chunk_counts(*store, id), std::vector<std::uint32_t>(5, 64)) << "series " << id;
+      EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+    }
+    EXPECT_TRUE(files_with_extension(dir.path() / "chunks", ".chunks").empty())
+        << "pending chunks merge in memory: the WAL holds their points";
+    // Short chunks that add up to less than a chunk wait for more (they would be rewritten
+    // again and again otherwise); more arrive, and the next steps merge them.
+    write_short_chunks(*store, ref, 6, 40);
+    EXPECT_EQ(compact_until_caught_up(*store, 1000).runs, 0u) << "48 points a series: too few";
+    write_short_chunks(*store, ref, 2, 46);
+    EXPECT_EQ(compact_until_caught_up(*store, 1000).runs, 20u);
+    for (SeriesId id = 0; id < 20; ++id)
+      EXPECT_EQ(chunk_counts(*store, id), std::vector<std::uint32_t>(6, 64)) << "series " << id;
+    ASSERT_TRUE(store->checkpoint().ok());
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  EXPECT_EQ(store->stats().chunks, 20u * 6u);
+  for (SeriesId id = 0; id < 20; ++id)
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+}
+
+// A run that overlaps another chunk of its series (a late rewrite of some of its timestamps,
+// pending in memory) or the head is not merged: the merged chunk would outrank the newer write.
+// Once the rewrite is in a chunk file too, it is part of the run, and merging keeps it winning.
+TEST(Store, CompactionLeavesARunOverlappingOtherWrites) {
+  ScratchDir dir;
+  auto options = test_options(64);
+  options.head_points_budget = 16;  // every append of 16 points is sealed
+  std::map<Timestamp, double> ref;
+  {
+    auto store = open_store(dir.path(), options);
+    const SeriesId id = must_resolve(*store, series_key("d", "m"));
+    for (int c = 0; c < 8; ++c) {
+      auto batch = regular(kT0 + c * 16 * kS, kS, 16, c * 1.5, 0.25);
+      must_append(*store, id, batch);
+      for (const Sample& x : batch) ref[x.ts] = x.value;
+    }
+    ASSERT_TRUE(store->checkpoint().ok());
+    EXPECT_EQ(chunk_counts(*store, id), std::vector<std::uint32_t>(8, 16));
+    // A late rewrite of 16 timestamps in the first chunk's worth: a pending chunk over the run.
+    auto rewrite = regular(kT0 + 40 * kS, kS, 16, -7.0, -0.5);
+    must_append(*store, id, rewrite);
+    for (const Sample& x : rewrite) ref[x.ts] = x.value;
+    ASSERT_EQ(store->snapshot(id).chunks->size(), 9u);
+    auto step = compact_until_caught_up(*store, 64);
+    EXPECT_EQ(step.runs, 0u);
+    EXPECT_EQ(store->snapshot(id).chunks->size(), 9u);
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+    // And a point in the head over the run: the run waits too.
+    ASSERT_TRUE(store->checkpoint().ok());
+    must_append(*store, id, {{kT0 + 3 * kS, 99.5}});
+    ref[kT0 + 3 * kS] = 99.5;
+    step = compact_until_caught_up(*store, 64);
+    EXPECT_EQ(step.runs, 0u);
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+    // Everything in files: one run, merged by the chunks' own precedences (the last write wins).
+    ASSERT_TRUE(store->checkpoint().ok());
+    step = compact_until_caught_up(*store, 1000);
+    EXPECT_GT(step.runs, 0u);
+    EXPECT_EQ(chunk_counts(*store, id), (std::vector<std::uint32_t>{64, 64}));
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  EXPECT_EQ(chunk_counts(*store, 0), (std::vector<std::uint32_t>{64, 64}));
+  EXPECT_TRUE(same_samples(read_all(*store, 0), to_samples(ref)));
+}
+
+// Between a step's two locked phases a delete (in files) or a checkpoint (of pending chunks)
+// replaces the run's chunks: the step drops its work, and the next one starts afresh.
+TEST(Store, CompactionStepDropsWorkOvertakenByADeleteOrACheckpoint) {
+  ScratchDir dir;
+  auto options = short_chunk_options();
+  std::function<void()> between;
+  options.before_compaction_install = [&] {
+    if (between) std::exchange(between, {})();
+  };
+  std::vector<std::map<Timestamp, double>> ref(20);
+  auto store = open_store(dir.path(), options);
+  for (int i = 0; i < 20; ++i) must_resolve(*store, series_key("d" + std::to_string(i), "m"));
+  write_short_chunks(*store, ref, 40, 0, 40);  // all in one chunk file
+  // The step merges series 0's first four chunks; the delete takes them all (nothing replaces
+  // them), then the next step's series 1's, of which the delete leaves a rewritten part.
+  std::uint64_t deleted = 0;
+  auto delete_between = [&](SeriesId id, Timestamp from, Timestamp to) {
+    between = [&, id, from, to] {
+      auto n = store->delete_range(id, kT0 + from * kS, kT0 + to * kS);
+      ASSERT_TRUE(n.ok()) << n.error().message;
+      deleted = *n;
+    };
+  };
+  delete_between(0, 0, 63);
+  auto step = store->compact_step(64);
+  ASSERT_TRUE(step.ok()) << step.error().message;
+  EXPECT_EQ(deleted, 64u);
+  EXPECT_EQ(step->runs, 0u);
+  EXPECT_EQ(step->runs_dropped, 1u);
+  delete_between(1, 10, 20);
+  step = store->compact_step(64);
+  ASSERT_TRUE(step.ok()) << step.error().message;
+  EXPECT_EQ(deleted, 11u);
+  EXPECT_EQ(step->runs, 0u);
+  EXPECT_EQ(step->runs_dropped, 1u);
+  for (Timestamp t = 0; t <= 63; ++t) ref[0].erase(kT0 + t * kS);
+  for (Timestamp t = 10; t <= 20; ++t) ref[1].erase(kT0 + t * kS);
+  EXPECT_TRUE(same_samples(read_all(*store, 0), to_samples(ref[0])));
+  EXPECT_TRUE(same_samples(read_all(*store, 1), to_samples(ref[1])));
+
+  // Pending chunks that a checkpoint writes while they are being merged.
+  write_short_chunks(*store, ref, 40, 40);
+  compact_until_caught_up(*store, 100'000);  // the files' runs; the pending ones: 320 points
+  const auto chunks_before = store->stats().chunks;
+  write_short_chunks(*store, ref, 40, 80);
+  between = [&] { ASSERT_TRUE(store->checkpoint().ok()); };
+  step = store->compact_step(100'000);
+  ASSERT_TRUE(step.ok()) << step.error().message;
+  EXPECT_EQ(step->runs, 0u);
+  EXPECT_EQ(step->runs_dropped, 20u);
+  EXPECT_EQ(store->stats().chunks, chunks_before + 20u * 20u) << "the checkpoint wrote them";
+  const auto after = compact_until_caught_up(*store, 100'000);
+  EXPECT_EQ(after.runs_dropped, 0u);
+  EXPECT_EQ(after.points, 20u * 320u);
+  for (SeriesId id = 0; id < 20; ++id)
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+  store.reset();
+  store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  for (SeriesId id = 0; id < 20; ++id)
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+}
+
+// A crash after the compaction file is written but before the MANIFEST names it: open ignores
+// the file (the old chunks are live), and the next file written takes its number again.
+TEST(Store, AnUnlistedCompactionFileIsIgnoredAtOpen) {
+  ScratchDir dir, crashed;
+  const auto options = short_chunk_options();
+  std::vector<std::map<Timestamp, double>> ref(20);
+  {
+    auto store = open_store(dir.path(), options);
+    for (int i = 0; i < 20; ++i) must_resolve(*store, series_key("d" + std::to_string(i), "m"));
+    write_short_chunks(*store, ref, 40, 0, 20);
+  }
+  // The directory as the crash will leave it: before compaction, plus the compaction's file.
+  std::filesystem::copy(
+      dir.path(), crashed.path(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  const auto before = files_with_extension(dir.path() / "chunks", ".chunks");
+  ASSERT_EQ(before.size(), 2u);
+  {
+    auto store = open_store(dir.path(), options);
+    compact_until_caught_up(*store, 64);
+  }
+  const auto after = files_with_extension(dir.path() / "chunks", ".chunks");
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_GT(after[0].filename().string(), before.back().filename().string()) << "a new number";
+  for (const auto& f : {after[0], std::filesystem::path(after[0]).replace_extension(".index")})
+    std::filesystem::copy_file(f, crashed.path() / "chunks" / f.filename());
+  {
+    auto store = open_store(crashed.path(), options);
+    EXPECT_TRUE(store->lost().empty());
+    EXPECT_EQ(store->stats().chunks, 20u * 20u) << "the old chunks are live, the file unlisted";
+    for (SeriesId id = 0; id < 20; ++id)
+      EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+    EXPECT_EQ(compact_until_caught_up(*store, 64).points, 20u * 320u);
+    const auto now = files_with_extension(crashed.path() / "chunks", ".chunks");
+    ASSERT_EQ(now.size(), 1u);
+    EXPECT_EQ(now[0].filename().string(), after[0].filename().string())
+        << "written again under the same number";
+  }
+  auto store = open_store(crashed.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  EXPECT_EQ(store->stats().chunks, 20u * 5u);
+  for (SeriesId id = 0; id < 20; ++id)
+    EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref[id]))) << "series " << id;
+}
+
+// Compaction steps racing writers (with late rewrites), their sweeps, checkpoints and a reader.
+TEST(Store, CompactionBesideWritersSweepsAndCheckpointsLosesNothing) {
+  ScratchDir dir;
+  auto options = test_options(64);
+  options.head_points_budget = 200;
+  options.sweep_in_append = false;
+  constexpr int kWriters = 2, kSeriesEach = 20, kBatches = 300;
+  std::vector<std::map<Timestamp, double>> expected(kWriters * kSeriesEach);
+  {
+    auto store = open_store(dir.path(), options);
+    std::vector<SeriesId> ids;
+    for (int i = 0; i < kWriters * kSeriesEach; ++i)
+      ids.push_back(must_resolve(*store, series_key("d" + std::to_string(i), "m")));
+    std::atomic<int> writers_left{kWriters}, failures{0}, bad_reads{0}, reads{0};
+    std::atomic<std::uint64_t> merged{0}, dropped{0};
+    auto write = [&](int w) {
+      std::mt19937_64 rng(static_cast<std::uint64_t>(w) + 5);
+      std::vector<std::size_t> next(kSeriesEach, 0);
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<Point> batch;
+        for (int k = 0; k < kSeriesEach; ++k) {
+          const std::size_t i = static_cast<std::size_t>(w * kSeriesEach + k);
+          for (int n = 1 + static_cast<int>(rng() % 10); n > 0; --n, ++next[k]) {
+            const Timestamp ts = kT0 + static_cast<Timestamp>(next[k]) * kS;
+            const double v = static_cast<double>(next[k]) + 0.5 * static_cast<double>(i);
+            batch.push_back(Point{ids[i], ts, v});
+            expected[i][ts] = v;
+          }
+          if (b % 7 == 6) {  // rewrite an older point: the last write wins
+            const Timestamp ts = kT0 + static_cast<Timestamp>(next[k] - 1 - rng() % 40) * kS;
+            batch.push_back(Point{ids[i], ts, -1.0 * static_cast<double>(b)});
+            expected[i][ts] = -1.0 * static_cast<double>(b);
+          }
+        }
+        if (!store->append(batch).ok()) ++failures;
+        store->sweep_heads();
+      }
+      --writers_left;
+    };
+    auto checkpoint = [&] {
+      while (writers_left.load() > 0) {
+        if (!store->checkpoint().ok()) ++failures;
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      }
+    };
+    auto compact = [&] {
+      while (writers_left.load() > 0) {
+        auto step = store->compact_step(256);
+        if (!step) {
+          ++failures;
+          continue;
+        }
+        merged += step->runs;
+        dropped += step->runs_dropped;
+        if (step->caught_up) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    };
+    auto read = [&] {
+      std::size_t seen = 0;
+      while (writers_left.load() > 0) {
+        const auto snap = store->snapshot(ids[0]);
+        RangeCursor cursor(snap, kMinTimestamp, kMaxTimestamp);
+        std::vector<Sample> part;
+        std::size_t k = 0;
+        bool ok = true;
+        while (cursor.next(part, 97))
+          for (const Sample& x : part) ok = ok && x.ts == kT0 + static_cast<Timestamp>(k++) * kS;
+        if (!ok || !cursor.status().ok() || k < seen) ++bad_reads;
+        seen = k;
+        ++reads;
+      }
+    };
+    std::thread w0(write, 0), w1(write, 1), c(checkpoint), m(compact), r(read);
+    w0.join();
+    w1.join();
+    c.join();
+    m.join();
+    r.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(bad_reads.load(), 0);
+    EXPECT_GT(reads.load(), 0);
+    EXPECT_GT(merged.load(), 0u) << "compaction merged runs while the writers ran";
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      EXPECT_TRUE(same_samples(read_all(*store, ids[i]), to_samples(expected[i])))
+          << "series " << i;
+    compact_until_caught_up(*store, 1 << 20);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      EXPECT_TRUE(same_samples(read_all(*store, ids[i]), to_samples(expected[i])))
+          << "series " << i << " after compaction caught up";
+  }
+  auto store = open_store(dir.path(), options);
+  EXPECT_TRUE(store->lost().empty());
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_TRUE(same_samples(read_all(*store, static_cast<SeriesId>(i)), to_samples(expected[i])))
+        << "series " << i << " after a reopen";
+}
+
+TEST(Store, CompactionStepRefusesAZeroBudget) {
+  ScratchDir dir;
+  auto store = open_store(dir.path(), test_options());
+  auto step = store->compact_step(0);
+  ASSERT_FALSE(step.ok());
+  EXPECT_TRUE(step.error().is(errc::invalid_argument));
 }
 
 TEST(Store, TheLockKeepsASecondOpenOut) {
