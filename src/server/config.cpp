@@ -206,6 +206,8 @@ std::vector<Key> keys(ServerConfig& c, std::string& data_dir) {
       duration("store.out_of_order_window", c.out_of_order_window, true),
       integer("store.chunk_points", c.chunk_points, 16, 1 << 20),
       duration("store.retention_check_interval", c.retention_check_interval),
+      integer("store.compaction_step", c.compaction_step, 0, 1 << 24),
+      duration("store.compaction_pause", c.compaction_pause),
       integer("pipeline.shards", c.shards, 1, 256),
       integer("pipeline.queue_capacity", c.queue_capacity, 1, 1 << 24),
       duration("pipeline.max_future", c.max_future),

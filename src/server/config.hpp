@@ -44,6 +44,10 @@ struct ServerConfig {
   std::size_t chunk_points = 8192;
   std::vector<store::RetentionRule> retention;
   Timestamp retention_check_interval = 3600 * kMicrosPerSecond;
+  // Incremental compaction in the upkeep thread (Store::compact_step): points a step merges at
+  // most (0: off), and the pause between steps while work remains.
+  std::size_t compaction_step = 65'536;
+  Timestamp compaction_pause = 100'000;
 
   // Pipeline (pipeline/pipeline.hpp).
   std::size_t shards = 2;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
@@ -128,11 +129,18 @@ struct Server::Parts {
   std::atomic<bool> modbus_stale{false};  // a device's Modbus endpoint or model changed
   BoundPorts ports;
 
-  // Periodic upkeep: retention, and rebuilding the Modbus poller after device changes.
+  // Periodic upkeep: retention, incremental compaction, and rebuilding the Modbus poller after
+  // device changes.
   std::thread upkeep;
   std::mutex upkeep_mu;
   std::condition_variable upkeep_cv;
   bool stopping = false;
+  // What the compaction steps did, for /metrics.
+  struct CompactionCounters {
+    std::atomic<std::uint64_t> steps{0}, runs{0}, chunks_merged{0}, chunks_written{0}, points{0},
+        runs_dropped{0}, errors{0};
+    std::atomic<bool> caught_up{false};
+  } compaction;
 
   Status start();
   Status start_detection();
@@ -437,6 +445,39 @@ void Server::Parts::register_metrics() {
                          [this] { return static_cast<double>(registry->device_count()); });
   metrics.callback_gauge("strata_series", "Series in the store.",
                          [this] { return static_cast<double>(store->series_count()); });
+  metrics.callback_gauge("strata_store_points", "Points in the store (in chunks and heads).",
+                         [this] { return static_cast<double>(store->stats().points); });
+  metrics.callback_gauge("strata_store_chunks", "Sealed chunks in the store.",
+                         [this] { return static_cast<double>(store->stats().chunks); });
+  metrics.callback_gauge("strata_store_chunk_bytes", "Bytes of the sealed chunks' payloads.",
+                         [this] { return static_cast<double>(store->stats().data_bytes); });
+  auto compaction_counter = [this](const char* name, const char* help,
+                                   std::atomic<std::uint64_t> CompactionCounters::*field) {
+    metrics.callback_counter(
+        name, help, [this, field] { return static_cast<double>((compaction.*field).load()); });
+  };
+  compaction_counter("strata_store_compaction_steps_total",
+                     "Incremental compaction steps run (store.compaction_step).",
+                     &CompactionCounters::steps);
+  compaction_counter("strata_store_compaction_runs_total",
+                     "Runs of short chunks merged by compaction steps.", &CompactionCounters::runs);
+  compaction_counter("strata_store_compaction_chunks_merged_total",
+                     "Short chunks that compaction steps merged into full ones.",
+                     &CompactionCounters::chunks_merged);
+  compaction_counter("strata_store_compaction_chunks_written_total",
+                     "Chunks that compaction steps wrote in place of short ones.",
+                     &CompactionCounters::chunks_written);
+  compaction_counter("strata_store_compaction_points_total",
+                     "Points compaction steps rewrote (decoded and encoded anew).",
+                     &CompactionCounters::points);
+  compaction_counter("strata_store_compaction_runs_dropped_total",
+                     "Merged runs dropped because their chunks changed meanwhile.",
+                     &CompactionCounters::runs_dropped);
+  compaction_counter("strata_store_compaction_errors_total", "Compaction steps that failed.",
+                     &CompactionCounters::errors);
+  metrics.callback_gauge("strata_store_compaction_caught_up",
+                         "1 when the last compaction step found nothing left to merge.",
+                         [this] { return compaction.caught_up.load() ? 1.0 : 0.0; });
   metrics.callback_gauge("strata_live_sessions", "Open WebSocket sessions.",
                          [this] { return static_cast<double>(live.sessions()); });
   if (mqtt) {
@@ -539,8 +580,14 @@ void Server::Parts::run_upkeep() {
   std::unique_lock lock(upkeep_mu);
   const auto period = std::chrono::microseconds(config.retention_check_interval);
   auto next_retention = std::chrono::steady_clock::now() + period;
+  // Compaction: a bounded step, then a pause while work remains (ingestion keeps the cores);
+  // ten pauses once a round found nothing left, or after an error.
+  const bool compacting = config.compaction_step > 0;
+  const auto pause = std::chrono::microseconds(config.compaction_pause);
+  auto next_compaction = std::chrono::steady_clock::now() + pause;
   while (!stopping) {
-    upkeep_cv.wait_until(lock, next_retention, [&] { return stopping || modbus_stale.load(); });
+    const auto wake = compacting ? std::min(next_retention, next_compaction) : next_retention;
+    upkeep_cv.wait_until(lock, wake, [&] { return stopping || modbus_stale.load(); });
     if (stopping) break;
     lock.unlock();
     if (modbus_stale.exchange(false)) {
@@ -558,6 +605,25 @@ void Server::Parts::run_upkeep() {
         else if (*deleted)
           spdlog::info("retention: deleted {} points", *deleted);
       }
+    }
+    if (compacting && std::chrono::steady_clock::now() >= next_compaction) {
+      auto step = store->compact_step(config.compaction_step);
+      auto wait = pause;
+      if (!step) {
+        ++compaction.errors;
+        spdlog::error("compaction: {}", step.error().message);
+        wait = 10 * pause;
+      } else {
+        ++compaction.steps;
+        compaction.runs += step->runs;
+        compaction.chunks_merged += step->chunks_merged;
+        compaction.chunks_written += step->chunks_written;
+        compaction.points += step->points;
+        compaction.runs_dropped += step->runs_dropped;
+        compaction.caught_up = step->caught_up;
+        if (step->caught_up) wait = 10 * pause;
+      }
+      next_compaction = std::chrono::steady_clock::now() + wait;
     }
     lock.lock();
   }

@@ -14,7 +14,35 @@ TEST(Config, DefaultsWithoutAFile) {
   EXPECT_EQ(c->coap.port, 5683);
   EXPECT_EQ(c->http.address, "127.0.0.1");
   EXPECT_EQ(c->fsync, "interval");
+  EXPECT_EQ(c->compaction_step, 65'536u);
+  EXPECT_EQ(c->compaction_pause, 100'000);
   EXPECT_TRUE(c->connector.url.empty());
+}
+
+TEST(Config, CompactionCanBePacedOrTurnedOff) {
+  auto paced = parse_config("[store]\ncompaction_step = 16384\ncompaction_pause = \"1s\"\n");
+  ASSERT_TRUE(paced) << paced.error().message;
+  EXPECT_EQ(paced->compaction_step, 16'384u);
+  EXPECT_EQ(paced->compaction_pause, kMicrosPerSecond);
+  auto off = parse_config("", {"STRATA_STORE_COMPACTION_STEP=0"});
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(off->compaction_step, 0u);
+  auto negative = parse_config("[store]\ncompaction_step = -1\n");
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().message.find("store.compaction_step: expected an integer 0..16777216"),
+            std::string::npos)
+      << negative.error().message;
+  auto huge = parse_config("[store]\ncompaction_step = 100000000\n");
+  ASSERT_FALSE(huge);
+  auto no_pause = parse_config("[store]\ncompaction_pause = \"0s\"\n");
+  ASSERT_FALSE(no_pause);
+  EXPECT_NE(no_pause.error().message.find("store.compaction_pause: expected a duration"),
+            std::string::npos)
+      << no_pause.error().message;
+  auto text = parse_config("[store]\ncompaction_step = \"fast\"\n");
+  ASSERT_FALSE(text);
+  EXPECT_NE(text.error().message.find("store.compaction_step: expected an integer"),
+            std::string::npos);
 }
 
 TEST(Config, ReadsEverySectionAndTheEnvironmentWins) {
