@@ -1032,11 +1032,12 @@ std::optional<Store::CompactionRun> Store::find_compaction_run(SeriesId id, std:
       std::uint64_t taken = 0;
       while (end < j && (taken < full || taken + c[end].count <= budget)) taken += c[end++].count;
       while (taken > full && taken % full >= small) taken -= c[--end].count;
-      Timestamp lo = c[i].tmin, hi = c[i].tmax;
-      for (std::size_t x = i; x < end; ++x) {
-        lo = std::min(lo, c[x].tmin);
-        hi = std::max(hi, c[x].tmax);
-      }
+      // Chunks of the run that overlap those taken (writes that arrived out of order across
+      // seals) are taken too: left behind, they would keep the merged chunk from being alone.
+      const Timestamp lo = c[i].tmin;  // the least: the list is sorted by tmin
+      Timestamp hi = c[i].tmax;
+      for (std::size_t x = i; x < end; ++x) hi = std::max(hi, c[x].tmax);
+      for (; end < j && c[end].tmin <= hi; ++end) hi = std::max(hi, c[end].tmax);
       bool alone = true;
       for (std::size_t x = 0; x < n && alone; ++x)
         if ((x < i || x >= end) && overlaps(lo, hi, c[x].tmin, c[x].tmax)) alone = false;

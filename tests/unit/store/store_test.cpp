@@ -1073,6 +1073,56 @@ TEST(Store, CompactionLeavesARunOverlappingOtherWrites) {
   EXPECT_TRUE(same_samples(read_all(*store, 0), to_samples(ref)));
 }
 
+// Writes that arrive out of order across seals leave chunks of a run overlapping each other: the
+// run is merged whole (the chunks that overlap those taken are taken too), by their precedences.
+TEST(Store, CompactionMergesARunWhoseChunksOverlapEachOther) {
+  ScratchDir dir;
+  auto options = test_options(64);
+  options.head_points_budget = 16;  // every append of 16 points is sealed
+  std::map<Timestamp, double> ref;
+  auto store = open_store(dir.path(), options);
+  const SeriesId id = must_resolve(*store, series_key("d", "m"));
+  auto seal = [&](const std::vector<Timestamp>& seconds, double base) {
+    std::vector<Sample> batch;
+    for (std::size_t k = 0; k < seconds.size(); ++k)
+      batch.push_back({kT0 + seconds[k] * kS, base + static_cast<double>(k) * 0.125});
+    std::sort(batch.begin(), batch.end(), [](auto& a, auto& b) { return a.ts < b.ts; });
+    ASSERT_EQ(batch.size(), 16u);
+    must_append(*store, id, batch);
+    for (const Sample& x : batch) ref[x.ts] = x.value;
+  };
+  auto range = [](Timestamp from, Timestamp to) {
+    std::vector<Timestamp> out;
+    for (Timestamp t = from; t <= to; ++t) out.push_back(t);
+    return out;
+  };
+  seal(range(0, 15), 1);
+  seal(range(16, 31), 2);
+  auto c3 = range(32, 46);
+  c3.push_back(70);  // ahead of the next chunk
+  seal(c3, 3);
+  seal(range(47, 62), 4);  // late: inside the previous chunk's range
+  auto c5 = range(64, 79);
+  c5.push_back(63);
+  c5.erase(std::find(c5.begin(), c5.end(), 72));  // 63..79 without 72; 70 again: it wins
+  seal(c5, 5);
+  seal(range(80, 95), 6);
+  seal(range(96, 111), 7);
+  seal(range(112, 127), 8);
+  seal(range(128, 143), 9);
+  ref.erase(kT0 + 72 * kS);
+  ASSERT_EQ(ref.size(), 143u);
+  EXPECT_EQ(chunk_counts(*store, id), std::vector<std::uint32_t>(9, 16));
+  const auto sum = compact_until_caught_up(*store, 64);
+  EXPECT_EQ(sum.runs_dropped, 0u);
+  EXPECT_EQ(chunk_counts(*store, id), (std::vector<std::uint32_t>{64, 64, 15}));
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+  ASSERT_TRUE(store->checkpoint().ok());
+  store.reset();
+  store = open_store(dir.path(), options);
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+}
+
 // Between a step's two locked phases a delete (in files) or a checkpoint (of pending chunks)
 // replaces the run's chunks: the step drops its work, and the next one starts afresh.
 TEST(Store, CompactionStepDropsWorkOvertakenByADeleteOrACheckpoint) {
