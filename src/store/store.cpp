@@ -1026,22 +1026,29 @@ std::optional<Store::CompactionRun> Store::find_compaction_run(SeriesId id, std:
     for (; j < n && kind(c[j]) == k; ++j) total += c[j].count;
     const bool closed = j < n && c[j].count >= small;
     if (j - i >= 2 && (total >= full || closed)) {
-      // Up to a full chunk's worth, then more while the budget lasts, but not so far that the
-      // last merged chunk ends long and not full (it would never be merged again).
-      std::size_t end = i;
+      // As much as the budget allows: up to a full chunk's worth, then more, but not so far that
+      // the last merged chunk ends long and not full (it would never be merged again). Failing
+      // that (the newest chunks of the run overlap the head, say), just a full chunk's worth.
+      std::size_t least = i;
+      for (std::uint64_t points = 0; least < j && points < full;) points += c[least++].count;
+      std::size_t most = i;
       std::uint64_t taken = 0;
-      while (end < j && (taken < full || taken + c[end].count <= budget)) taken += c[end++].count;
-      while (taken > full && taken % full >= small) taken -= c[--end].count;
-      // Chunks of the run that overlap those taken (writes that arrived out of order across
-      // seals) are taken too: left behind, they would keep the merged chunk from being alone.
-      const Timestamp lo = c[i].tmin;  // the least: the list is sorted by tmin
-      Timestamp hi = c[i].tmax;
-      for (std::size_t x = i; x < end; ++x) hi = std::max(hi, c[x].tmax);
-      for (; end < j && c[end].tmin <= hi; ++end) hi = std::max(hi, c[end].tmax);
-      bool alone = true;
-      for (std::size_t x = 0; x < n && alone; ++x)
-        if ((x < i || x >= end) && overlaps(lo, hi, c[x].tmin, c[x].tmax)) alone = false;
-      if (alone) {
+      while (most < j && (taken < full || taken + c[most].count <= budget))
+        taken += c[most++].count;
+      while (taken > full && taken % full >= small) taken -= c[--most].count;
+      const std::size_t ends[] = {most, least};
+      for (std::size_t e = 0; e < (most == least ? 1u : 2u); ++e) {
+        std::size_t end = ends[e];
+        // Chunks of the run that overlap those taken (writes that arrived out of order across
+        // seals) are taken too: left behind, they would keep the merged chunk from being alone.
+        const Timestamp lo = c[i].tmin;  // the least: the list is sorted by tmin
+        Timestamp hi = c[i].tmax;
+        for (std::size_t x = i; x < end; ++x) hi = std::max(hi, c[x].tmax);
+        for (; end < j && c[end].tmin <= hi; ++end) hi = std::max(hi, c[end].tmax);
+        bool alone = true;
+        for (std::size_t x = 0; x < n && alone; ++x)
+          if ((x < i || x >= end) && overlaps(lo, hi, c[x].tmin, c[x].tmax)) alone = false;
+        if (!alone) continue;
         const bool head = !s.head.empty() && overlaps(lo, hi, s.head.front().ts, s.head.back().ts);
         const bool sealing = s.sealing && !s.sealing->empty() &&
                              overlaps(lo, hi, s.sealing->front().ts, s.sealing->back().ts);

@@ -1123,6 +1123,30 @@ TEST(Store, CompactionMergesARunWhoseChunksOverlapEachOther) {
   EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
 }
 
+// A late write still in the head over the newest chunks of a run: the step merges the run's
+// first full chunk's worth, which the write does not reach, rather than wait for the whole run.
+TEST(Store, CompactionMergesTheFullChunkALateWriteInTheHeadDoesNotReach) {
+  ScratchDir dir;
+  auto options = test_options(64);
+  options.head_points_budget = 16;  // every append of 16 points is sealed
+  std::map<Timestamp, double> ref;
+  auto store = open_store(dir.path(), options);
+  const SeriesId id = must_resolve(*store, series_key("d", "m"));
+  for (int c = 0; c < 8; ++c) {
+    auto batch = regular(kT0 + c * 16 * kS, kS, 16, c * 2.0, 0.5);
+    must_append(*store, id, batch);
+    for (const Sample& x : batch) ref[x.ts] = x.value;
+  }
+  must_append(*store, id, {{kT0 + 120 * kS, -3.5}});  // one point: it stays in the head
+  ref[kT0 + 120 * kS] = -3.5;
+  ASSERT_EQ(store->snapshot(id).head.size(), 1u);
+  const auto sum = compact_until_caught_up(*store, 1000);
+  EXPECT_EQ(sum.runs, 1u);
+  EXPECT_EQ(chunk_counts(*store, id), (std::vector<std::uint32_t>{64, 16, 16, 16, 16}))
+      << "the rest waits for the head";
+  EXPECT_TRUE(same_samples(read_all(*store, id), to_samples(ref)));
+}
+
 // Between a step's two locked phases a delete (in files) or a checkpoint (of pending chunks)
 // replaces the run's chunks: the step drops its work, and the next one starts afresh.
 TEST(Store, CompactionStepDropsWorkOvertakenByADeleteOrACheckpoint) {
