@@ -592,6 +592,44 @@ int run_bench_ingest(const BenchIngestOptions& o) {
       }
     }
     if (o.peers == "none") report.add("lineprotocol_points_per_s", our_pps, "points/s", lp_extra);
+
+    // What the store keeps of it: the bytes a point of its chunks when the writes are answered,
+    // and once the server's compaction steps have caught up (the head budget, shared by the
+    // 1,000 series, seals chunks of about 1,000 points; compaction merges them into full ones).
+    struct StoreFigures {
+      double chunk_bytes, chunk_points, chunks;
+    };
+    auto store_figures = [&srv] {
+      const double points = scrape(srv, "strata_store_points");
+      const double head = scrape(srv, "strata_store_head_points");
+      return StoreFigures{scrape(srv, "strata_store_chunk_bytes"), points - head,
+                          scrape(srv, "strata_store_chunks")};
+    };
+    auto per_point = [](const StoreFigures& f) {
+      return f.chunk_points > 0 ? f.chunk_bytes / f.chunk_points : 0.0;
+    };
+    const StoreFigures answered = store_figures();
+    const auto t_wait = Clock::now();
+    double runs = -1;
+    while (Clock::now() - t_wait < std::chrono::seconds(300)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      const double now_runs = scrape(srv, "strata_store_compaction_runs_total");
+      const bool idle = scrape(srv, "strata_store_compaction_caught_up") == 1 ||
+                        scrape(srv, "strata_store_compaction_steps_total") == 0;  // turned off
+      if (idle && now_runs == runs) break;
+      runs = now_runs;
+    }
+    const StoreFigures compacted = store_figures();
+    report.add(
+        "lineprotocol_chunk_bytes_per_point", per_point(compacted), "B/pt",
+        {{"when_answered", per_point(answered)},
+         {"chunks_when_answered", answered.chunks},
+         {"chunks", compacted.chunks},
+         {"points_in_chunks", compacted.chunk_points},
+         {"compaction_wait_s", std::chrono::duration<double>(Clock::now() - t_wait).count()},
+         {"compaction_chunks_merged", scrape(srv, "strata_store_compaction_chunks_merged_total")},
+         {"compaction_points_rewritten", scrape(srv, "strata_store_compaction_points_total")},
+         {"note", "the whole store: the line-protocol set and the MQTT steps' readings"}});
   }
   note("done in " +
        std::to_string(

@@ -447,6 +447,8 @@ void Server::Parts::register_metrics() {
                          [this] { return static_cast<double>(store->series_count()); });
   metrics.callback_gauge("strata_store_points", "Points in the store (in chunks and heads).",
                          [this] { return static_cast<double>(store->stats().points); });
+  metrics.callback_gauge("strata_store_head_points", "Points in the heads (not yet in chunks).",
+                         [this] { return static_cast<double>(store->stats().head_points); });
   metrics.callback_gauge("strata_store_chunks", "Sealed chunks in the store.",
                          [this] { return static_cast<double>(store->stats().chunks); });
   metrics.callback_gauge("strata_store_chunk_bytes", "Bytes of the sealed chunks' payloads.",

@@ -87,7 +87,8 @@ TEST(ServerCompaction, TheUpkeepThreadMergesShortChunksAndCountsIt) {
     EXPECT_EQ(metric(metrics, "strata_store_compaction_runs_dropped_total"), 0);
     EXPECT_EQ(metric(metrics, "strata_store_compaction_errors_total"), 0);
     EXPECT_GT(metric(metrics, "strata_store_compaction_steps_total"), 0);
-    EXPECT_EQ(metric(metrics, "strata_store_chunks"), kSeries * kCheckpoints - merged + kSeries * 2);
+    EXPECT_EQ(metric(metrics, "strata_store_chunks"),
+              kSeries * kCheckpoints - merged + kSeries * 2);
     EXPECT_EQ(metric(metrics, "strata_store_points"), kSeries * kCheckpoints * kPointsEach);
     const auto status = server.stop(SIGTERM);
     ASSERT_TRUE(status.has_value());
