@@ -161,7 +161,9 @@ class Store {
   // memory until the next checkpoint) or chunks in files (the merged ones are written to a
   // compaction file of their own, with the MANIFEST retiring the old, when a few MiB gathered,
   // when the steps caught up, or at the next checkpoint, whichever comes first). Series are taken
-  // round-robin. An error when max_points is 0 or a chunk does not decode.
+  // round-robin. Merged chunks not yet written when the store closes are merged again after it
+  // opens (the old ones are still live). An error when max_points is 0, a chunk does not decode
+  // or the compaction file cannot be written.
   Result<CompactionStep> compact_step(std::size_t max_points);
   // Deletes the points of `series` in [from, to]; returns how many.
   Result<std::uint64_t> delete_range(SeriesId series, Timestamp from, Timestamp to);
